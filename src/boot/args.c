@@ -1,0 +1,143 @@
+/* args.c - argc/argv/envp/auxv and osinit (Go: runtime1.go args,
+ * os_linux.go sysargs/osinit).
+ *
+ * When gort owns main, rt0 hands us the argv and envp the kernel laid out;
+ * the auxiliary vector follows envp's NULL. Embedded (gort_run), glibc
+ * passes the same three to our ELF constructor. If neither gave an envp we
+ * read /proc/self/auxv, and as a last resort take defaults (page size from
+ * sysconf, randomness from the clock).
+ *
+ * osinit: ncpu = CPUs in our affinity mask (sched_getaffinity), as Go's
+ * getproccount; the cache/core/NUMA topology comes from hwloc and is used
+ * to order stealing and to print placement (scheddetail). */
+#include "boot.h"
+#include "../sched/sched.h"
+#include "../debug/debug.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <hwloc.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+int rt_argc;
+char **rt_argv;
+char **rt_envp;
+uintptr_t rt_pagesize = 4096;
+uint8_t rt_startup_random[16];
+uint64_t rt_hwcap, rt_hwcap2;
+int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus;
+
+static bool have_random;
+
+static void auxv_entry(uint64_t tag, uint64_t val)
+{
+    switch (tag) {
+    case AT_RANDOM:
+        if (val != 0) {
+            memcpy(rt_startup_random, (const void *)(uintptr_t)val, 16);
+            have_random = true;
+        }
+        break;
+    case AT_PAGESZ:
+        rt_pagesize = (uintptr_t)val;
+        break;
+    case AT_HWCAP:
+        rt_hwcap = val;
+        break;
+    case AT_HWCAP2:
+        rt_hwcap2 = val;
+        break;
+    default:
+        break;
+    }
+}
+
+static bool read_proc_auxv(void)
+{
+    int fd = open("/proc/self/auxv", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    Elf64_auxv_t buf[64];
+    bool any = false;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        for (size_t i = 0; i < (size_t)n / sizeof(buf[0]); i++) {
+            if (buf[i].a_type == AT_NULL)
+                goto done;
+            auxv_entry(buf[i].a_type, buf[i].a_un.a_val);
+            any = true;
+        }
+    }
+done:
+    close(fd);
+    return any;
+}
+
+void rt_args(int argc, char **argv, char **envp)
+{
+    rt_argc = argc;
+    rt_argv = argv;
+    rt_envp = envp;
+    bool got = false;
+    if (envp != NULL) {
+        char **p = envp;
+        while (*p != NULL)
+            p++;
+        Elf64_auxv_t *av = (Elf64_auxv_t *)(p + 1);
+        /* Only trust it if it looks like an auxv (AT_PAGESZ present). */
+        for (int i = 0; i < 64 && av[i].a_type != AT_NULL; i++) {
+            if (av[i].a_type == AT_PAGESZ)
+                got = true;
+        }
+        if (got)
+            for (int i = 0; av[i].a_type != AT_NULL; i++)
+                auxv_entry(av[i].a_type, av[i].a_un.a_val);
+    }
+    if (!got && !read_proc_auxv()) {
+        long ps = sysconf(_SC_PAGESIZE);
+        if (ps > 0)
+            rt_pagesize = (uintptr_t)ps;
+    }
+    if (!have_random) {
+        uint64_t t = rt_arch_cputicks();
+        for (int i = 0; i < 16; i++) {
+            t = t * 6364136223846793005ull + 1442695040888963407ull;
+            rt_startup_random[i] = (uint8_t)(t >> 56);
+        }
+    }
+}
+
+/* Topology is informational for now (scheddetail, docs); it is loaded with
+ * the fewest discovery components so start-up stays cheap. */
+static void topology_init(void)
+{
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) != 0)
+        return;
+    hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
+    hwloc_topology_set_flags(topo, HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM);
+    if (hwloc_topology_load(topo) == 0) {
+        rt_topo_cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+        rt_topo_packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
+        rt_topo_numa = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+        rt_topo_pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+    }
+    hwloc_topology_destroy(topo);
+}
+
+void rt_osinit(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        rt_ncpu = CPU_COUNT(&set);
+    if (rt_ncpu < 1)
+        rt_ncpu = 1;
+    if (rt_getenv("GORTNOHWLOC") == NULL)
+        topology_init();
+}

@@ -1,0 +1,101 @@
+/* src/boot/boot.h - bootstrap (Go: proc.go schedinit, runtime1.go args and
+ * parsedebugvars, os_linux.go osinit/sysargs, cpu/ package). Design in boot.c. */
+#ifndef GORT_BOOT_H
+#define GORT_BOOT_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct rt_g;
+
+/* ---- options.c: every runtime setting in one table ---------------------- */
+
+/* GORTDEBUG=name=value,... (integers; stackguard also takes a name).
+ * X(name, default, description) */
+#define RT_DEBUG_OPTIONS(X)                                                              \
+    X(inittrace, 0, "print one line per init function (Go's inittrace format)")        \
+    X(schedtrace, 0, "print a SCHED line every N ms")                                  \
+    X(scheddetail, 0, "with schedtrace: also print every P, M and G")                  \
+    X(gctrace, 0, "print one line per garbage collection")                             \
+    X(checkdead, 1, "detect 'all goroutines are asleep' deadlocks (0 disables)")       \
+    X(spinus, 50, "microseconds an idle M spins looking for work before it sleeps")    \
+    X(stackguard, 0, "stack overflow protection: 0/auto, 1/madvise, 2/mprotect, 3/canary") \
+    X(stackguardbudget, -1, "mprotect guard pages before canaries (-1: from vm.max_map_count)") \
+    X(stackscavenge, 1, "return idle and deep stacks' pages to the OS in the background")
+
+typedef struct rt_debug_vars {
+#define RT_DEBUG_FIELD(name, def, desc) int32_t name;
+    RT_DEBUG_OPTIONS(RT_DEBUG_FIELD)
+#undef RT_DEBUG_FIELD
+    int32_t traceback;         /* GORTTRACEBACK, RT_TB_* */
+    int64_t stacksize;         /* GORTSTACKSIZE: default goroutine stack, bytes */
+    int32_t maxprocs_env;      /* GORTMAXPROCS (0: unset or invalid) */
+    uint64_t cpu_off;          /* GORTDEBUG cpu.<feature>=off mask (RT_CPU_*) */
+} rt_debug_vars;
+
+extern rt_debug_vars rt_debug;
+
+void rt_parsedebugvars(void);
+const char *rt_getenv(const char *name);
+void rt_print_options(void);
+
+/* ---- args.c: argc/argv/envp/auxv ----------------------------------------- */
+
+extern int rt_argc;
+extern char **rt_argv;
+extern char **rt_envp;
+extern uintptr_t rt_pagesize;
+extern uint8_t rt_startup_random[16];
+extern uint64_t rt_hwcap, rt_hwcap2;
+
+void rt_args(int argc, char **argv, char **envp);
+void rt_osinit(void);
+extern int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus;
+
+/* ---- cpu.c ----------------------------------------------------------------- */
+
+enum {
+    RT_CPU_SSE2 = 1u << 0,
+    RT_CPU_SSE3 = 1u << 1,
+    RT_CPU_SSSE3 = 1u << 2,
+    RT_CPU_SSE41 = 1u << 3,
+    RT_CPU_SSE42 = 1u << 4,
+    RT_CPU_POPCNT = 1u << 5,
+    RT_CPU_AES = 1u << 6,
+    RT_CPU_PCLMUL = 1u << 7,
+    RT_CPU_AVX = 1u << 8,
+    RT_CPU_AVX2 = 1u << 9,
+    RT_CPU_BMI1 = 1u << 10,
+    RT_CPU_BMI2 = 1u << 11,
+    RT_CPU_ERMS = 1u << 12,
+    RT_CPU_FMA = 1u << 13,
+    RT_CPU_CX16 = 1u << 14,
+    RT_CPU_OSXSAVE = 1u << 15,
+    RT_CPU_AVX512F = 1u << 16,
+};
+extern uint64_t rt_cpu_features; /* after masking by GORTDEBUG cpu.*=off */
+void rt_cpuinit(void);
+const char *rt_cpu_name(uint64_t bit);
+uint64_t rt_cpu_bit_by_name(const char *name);
+extern bool rt_useAeshash;
+
+/* ---- init.c: registered init functions (GORT_INIT) -------------------------- */
+
+void rt_doinits(void);
+void rt_inittrace_line(const char *name, int64_t start, int64_t end, uint64_t bytes, uint64_t allocs);
+extern int64_t rt_runtime_init_time;
+
+/* ---- boot.c ---------------------------------------------------------------- */
+
+extern uint32_t rt_booted;          /* atomic: schedinit done */
+void rt_schedinit(bool m0_here);
+void rt_main_goexit_hook(struct rt_g *gp);
+void rt_selfcheck(void);
+
+/* Allocation counters read by inittrace (the allocator issue wires the
+ * heap's own counters in; until then these count the runtime's internal
+ * allocations only). */
+extern uint64_t rt_stat_alloc_bytes, rt_stat_allocs;
+
+#endif /* GORT_BOOT_H */

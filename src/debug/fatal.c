@@ -1,0 +1,499 @@
+/* fatal.c - how the runtime dies (Go: panic.go throw/fatal/fatalpanic,
+ * traceback.go, signal_unix.go sighandler).
+ *
+ * Three entry points, one path (die):
+ *   rt_panic(msg)  "panic: msg" - Go's unrecovered panic: a misuse the
+ *                  program made (go of nil func, negative WaitGroup counter).
+ *                  Prints the current goroutine (all with GORTTRACEBACK=all).
+ *   rt_fatal(msg)  "fatal error: msg" - a fault Go reports with fatal():
+ *                  deadlock, unlock of unlocked mutex. Prints every goroutine.
+ *   rt_throw(msg)  "fatal error: msg" - a broken runtime invariant.
+ * All exit with status 2 (GORTTRACEBACK=crash: abort, for a core dump).
+ * The first M to die prints; any other M that dies meanwhile blocks
+ * forever, so two messages never interleave. Printing is malloc-free
+ * (stack buffer + write(2)) so it works from signal handlers and with the
+ * heap corrupted.
+ *
+ * Goroutine dumps follow Go's layout:
+ *     goroutine 1 [semacquire]:
+ *     gort_wg_wait(...)
+ *             /usr/lib/libgort.so.0 +0x1a2b
+ *     main_worker(...)
+ *             /path/prog +0x1149
+ *     created by gort_main
+ *             /path/prog +0x11c0
+ * The running goroutine is unwound with libgcc's unwinder (works without
+ * frame pointers and through the signal frame of a stack overflow). A
+ * parked goroutine is walked by frame pointers from its saved context:
+ * libgort is built with them, so frames stay readable at least down to the
+ * user function that blocked; build your code with -fno-omit-frame-pointer
+ * for full traces. Leading runtime-internal frames are hidden unless
+ * GORTTRACEBACK=system, as Go hides runtime.* frames.
+ *
+ * Signals: SIGSEGV/SIGBUS get a handler on each M's alternate signal stack
+ * (installed only if the program had none). A fault in a goroutine's guard
+ * page is "fatal error: stack overflow"; another fault in a goroutine is
+ * Go's nil-dereference panic; a fault on a thread gort does not run
+ * goroutines on is passed to the previous disposition. */
+#include "debug.h"
+#include "../sched/sched.h"
+#include "../boot/boot.h"
+#include "../stack/stack.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <unwind.h>
+
+enum { DIE_PANIC, DIE_FATAL, DIE_THROW };
+
+/* ---- printing ------------------------------------------------------------------ */
+
+void rt_vprintf(const char *fmt, va_list ap)
+{
+    char buf[1024];
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(2, p, (size_t)n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        p += w;
+        n -= (int)w;
+    }
+}
+
+void rt_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rt_vprintf(fmt, ap);
+    va_end(ap);
+}
+
+int rt_traceback_level(void) { return rt_debug.traceback; }
+
+/* ---- frames --------------------------------------------------------------------- */
+
+#define MAXFRAMES 100
+
+static bool is_public(const char *name) { return name != NULL && strncmp(name, "gort_", 5) == 0; }
+
+static void printframe(uintptr_t pc, bool retaddr)
+{
+    rt_syminfo si;
+    /* A return address points after the call: look up pc-1 so the frame
+     * is attributed to the calling function. */
+    if (rt_symbolize(retaddr ? pc - 1 : pc, &si)) {
+        rt_printf("%s(...)\n\t%s +0x%lx\n", si.name ? si.name : "?", si.module,
+                  (unsigned long)(si.modoff + (retaddr ? 1 : 0)));
+    } else {
+        rt_printf("?(...)\n\t? pc=0x%lx\n", (unsigned long)pc);
+    }
+}
+
+/* Print frames[0..n), hiding leading runtime-internal ones (everything
+ * before the first public gort_ function) unless GORTTRACEBACK=system. */
+static void printframes(const uintptr_t *pcs, int n, int first_is_pc, bool truncated)
+{
+    int start = 0;
+    if (rt_debug.traceback < RT_TB_SYSTEM) {
+        for (int i = 0; i < n; i++) {
+            rt_syminfo si;
+            if (rt_symbolize(i == 0 && first_is_pc ? pcs[i] : pcs[i] - 1, &si) && is_public(si.name)) {
+                start = i;
+                break;
+            }
+        }
+    }
+    for (int i = start; i < n; i++)
+        printframe(pcs[i], !(i == 0 && first_is_pc));
+    if (truncated)
+        rt_printf("...additional frames elided...\n");
+}
+
+typedef struct unwstate {
+    uintptr_t pcs[MAXFRAMES];
+    int n;
+    bool truncated;
+} unwstate;
+
+static _Unwind_Reason_Code unwind_cb(struct _Unwind_Context *ctx, void *arg)
+{
+    unwstate *st = arg;
+    uintptr_t pc = (uintptr_t)_Unwind_GetIP(ctx);
+    if (pc == 0)
+        return _URC_END_OF_STACK;
+    if (st->n == MAXFRAMES) {
+        st->truncated = true;
+        return _URC_END_OF_STACK;
+    }
+    st->pcs[st->n++] = pc;
+    return _URC_NO_REASON;
+}
+
+/* The calling thread's own stack, from here. */
+static void traceback_self(int skip)
+{
+    unwstate st = {.n = 0};
+    _Unwind_Backtrace(unwind_cb, &st);
+    if (skip > st.n)
+        skip = st.n;
+    printframes(st.pcs + skip, st.n - skip, 0, st.truncated);
+}
+
+/* A goroutine that is not running: walk frame pointers from its context. */
+static void traceback_parked(rt_g *gp)
+{
+    uintptr_t sp = (uintptr_t)gp->sp;
+    uintptr_t lo = gp->stk.lo, hi = gp->stk.hi;
+    if (sp < lo || sp + RT_ARCH_FRAME_SIZE > hi)
+        return;
+    uintptr_t pcs[MAXFRAMES];
+    int n = 0;
+    pcs[n++] = *(uintptr_t *)(sp + RT_ARCH_FRAME_PC);
+    uintptr_t fp = *(uintptr_t *)(sp + RT_ARCH_FRAME_FP);
+    bool truncated = false;
+    while (fp >= sp && fp + 16 <= hi && (fp & 7) == 0) {
+        uintptr_t ret = ((uintptr_t *)fp)[1];
+        uintptr_t next = ((uintptr_t *)fp)[0];
+        if (ret == 0)
+            break;
+        if (n == MAXFRAMES) {
+            truncated = true;
+            break;
+        }
+        pcs[n++] = ret;
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+    printframes(pcs, n, 0, truncated);
+}
+
+static void print_created_by(rt_g *gp)
+{
+    if (gp->gopc == 0 || gp->goid == 1)
+        return;
+    rt_syminfo si;
+    if (rt_symbolize(gp->gopc - 1, &si))
+        rt_printf("created by %s\n\t%s +0x%lx\n", si.name ? si.name : "?", si.module,
+                  (unsigned long)si.modoff + 1);
+}
+
+static const char *statusname(rt_g *gp, uint32_t s)
+{
+    switch (s) {
+    case G_IDLE:
+        return "idle";
+    case G_RUNNABLE:
+        return "runnable";
+    case G_RUNNING:
+        return "running";
+    case G_SYSCALL:
+        return "syscall";
+    case G_WAITING:
+        return gp->waitreason < WR_COUNT && gp->waitreason != WR_ZERO ? rt_waitreason_names[gp->waitreason]
+                                                                      : "waiting";
+    case G_DEAD:
+        return "dead";
+    default:
+        return "???";
+    }
+}
+
+void rt_dump_goroutine(rt_g *gp, bool running_here)
+{
+    uint32_t s = rt_readgstatus(gp);
+    rt_printf("goroutine %lld [%s", (long long)gp->goid, statusname(gp, s));
+    if (gp->lockedm != NULL)
+        rt_printf(", locked to thread");
+    rt_printf("]:\n");
+    if (running_here) {
+        traceback_self(0);
+    } else if (s == G_RUNNING || s == G_SYSCALL) {
+        rt_printf("\tgoroutine running on other thread; stack unavailable\n");
+    } else if (!gp->started) {
+        rt_syminfo si;
+        if (gp->fn != NULL && rt_symbolize((uintptr_t)gp->fn, &si))
+            rt_printf("%s(...)\n\t%s +0x%lx\n", si.name ? si.name : "?", si.module, (unsigned long)si.modoff);
+    } else {
+        traceback_parked(gp);
+    }
+    print_created_by(gp);
+}
+
+typedef struct dumpall {
+    rt_g *except;
+} dumpall;
+
+static bool dump_one(rt_g *gp, void *arg)
+{
+    dumpall *d = arg;
+    uint32_t s = rt_readgstatus(gp);
+    if (gp == d->except || s == G_IDLE || s == G_DEAD)
+        return true;
+    if (gp->sysg && rt_debug.traceback < RT_TB_SYSTEM)
+        return true;
+    rt_printf("\n");
+    rt_dump_goroutine(gp, false);
+    return true;
+}
+
+void rt_dump_all(rt_g *except)
+{
+    dumpall d = {except};
+    rt_foreachg(dump_one, &d);
+}
+
+/* ---- dying ------------------------------------------------------------------------ */
+
+static uint32_t dying;
+
+static void enter_dying(void)
+{
+    if (rt_xchg(&dying, 1) != 0) {
+        /* Another M is already printing its fatal error: wait for exit. */
+        for (;;)
+            pause();
+    }
+}
+
+__attribute__((noreturn)) static void finish(void)
+{
+    if (rt_debug.traceback >= RT_TB_CRASH) {
+        signal(SIGABRT, SIG_DFL);
+        abort();
+    }
+    _exit(2);
+}
+
+/* The body of every fatal path. cur: the user G running here, if any. */
+__attribute__((noreturn)) static void die(int kind, const char *msg, int skipframes)
+{
+    enter_dying();
+    rt_g *g = rt_getg();
+    rt_m *mp = g != NULL ? g->m : NULL;
+    rt_g *cur = (mp != NULL && g != mp->g0) ? g : NULL;
+    if (mp != NULL)
+        mp->throwing = 1;
+    if (kind == DIE_PANIC)
+        rt_printf("panic: %s\n", msg);
+    else
+        rt_printf("fatal error: %s\n", msg);
+    int level = rt_debug.traceback;
+    if (level > RT_TB_NONE) {
+        if (cur != NULL) {
+            rt_printf("\n");
+            rt_printf("goroutine %lld [running]:\n", (long long)cur->goid);
+            traceback_self(skipframes);
+            print_created_by(cur);
+        }
+        if (kind != DIE_PANIC || level >= RT_TB_ALL || cur == NULL)
+            rt_dump_all(cur);
+    }
+    finish();
+}
+
+void rt_throw(const char *msg) { die(DIE_THROW, msg, 1); }
+void rt_fatal(const char *msg) { die(DIE_FATAL, msg, 1); }
+void rt_panic(const char *msg) { die(DIE_PANIC, msg, 1); }
+
+void rt_throwf(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    die(DIE_THROW, buf, 1);
+}
+
+static void overflow_message(rt_g *gp, uintptr_t sp)
+{
+    rt_printf("runtime: goroutine stack exceeds %lu-byte limit\n", (unsigned long)(gp->stk.hi - gp->stk.lo));
+    rt_printf("runtime: sp=0x%lx stack=[0x%lx, 0x%lx]\n", (unsigned long)sp, (unsigned long)gp->stk.lo,
+              (unsigned long)gp->stk.hi);
+}
+
+void rt_stack_overflow_canary(rt_g *gp)
+{
+    enter_dying();
+    overflow_message(gp, rt_arch_getsp());
+    rt_printf("fatal error: stack overflow (canary at the stack's low end was overwritten; "
+              "stackguard=canary mode)\n\n");
+    rt_printf("goroutine %lld [running]:\n", (long long)gp->goid);
+    traceback_self(1);
+    print_created_by(gp);
+    if (rt_debug.traceback >= RT_TB_ALL)
+        rt_dump_all(gp);
+    finish();
+}
+
+/* ---- signals ---------------------------------------------------------------------- */
+
+#define ALTSTACK_SIZE (64 * 1024)
+
+static struct sigaction old_segv, old_bus;
+static bool own_segv, own_bus;
+
+static const char *signame(int sig)
+{
+    return sig == SIGSEGV ? "SIGSEGV: segmentation violation" : sig == SIGBUS ? "SIGBUS: bus error" : "signal";
+}
+
+static void chain(int sig, siginfo_t *info, void *uctx)
+{
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction != NULL) {
+        old->sa_sigaction(sig, info, uctx);
+        return;
+    }
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN && old->sa_handler != NULL) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* Default action: re-raise on return with the default disposition. */
+    signal(sig, SIG_DFL);
+}
+
+static bool find_smashed(rt_g *gp, void *arg)
+{
+    rt_g **out = arg;
+    uint32_t s = rt_readgstatus(gp);
+    if (s == G_IDLE || s == G_DEAD || gp->stk.hi == 0 || gp->stk.guard != RT_GUARD_CANARY)
+        return true;
+    if (!rt_stack_canary_ok(&gp->stk)) {
+        *out = gp;
+        return false;
+    }
+    return true;
+}
+
+/* In canary mode an overflow can run into a neighbouring stack and crash
+ * somewhere else later: name the goroutine whose canary is gone. */
+static rt_g *smashed_canary(void)
+{
+    rt_g *found = NULL;
+    if (rt_stack_guard_mode() == RT_GUARD_CANARY)
+        rt_foreachg(find_smashed, &found);
+    return found;
+}
+
+static void sighandler(int sig, siginfo_t *info, void *uctx)
+{
+    ucontext_t *uc = uctx;
+    uintptr_t addr = (uintptr_t)info->si_addr;
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    rt_g *g = rt_getg();
+    rt_m *mp = g != NULL ? g->m : NULL;
+    rt_g *gp = (mp != NULL && g != mp->g0) ? g : NULL;
+    if (rt_load(&dying)) {
+        chain(sig, info, uctx);
+        return;
+    }
+    rt_g *smashed = smashed_canary();
+    if (gp == NULL && smashed == NULL) {
+        chain(sig, info, uctx);
+        return;
+    }
+    enter_dying();
+    if (mp != NULL)
+        mp->throwing = 1;
+    if (smashed != NULL && smashed != gp) {
+        rt_printf("runtime: goroutine %lld overflowed its stack [0x%lx, 0x%lx) (canary overwritten)\n",
+                  (long long)smashed->goid, (unsigned long)smashed->stk.lo, (unsigned long)smashed->stk.hi);
+        rt_printf("fatal error: stack overflow\n\n");
+        rt_dump_goroutine(smashed, false);
+        finish();
+    }
+    /* Overflow: the fault is in the guard page, or the stack pointer has
+     * left the stack downwards (a canary-mode stack has no guard to hit). */
+    bool overflow = false;
+    if (gp->stk.hi != 0) {
+        /* A touch of the guard page (a faulting push leaves sp at lo), or
+         * the stack pointer below the stack: canary mode has no guard to
+         * hit, so anywhere down to just below the stack's chunk. */
+        uintptr_t base = rt_stack_chunk_base(gp->stk.lo);
+        overflow = (addr >= gp->stk.lo - 4096 && addr < gp->stk.lo) ||
+                   (sp < gp->stk.lo && (gp->stk.lo - sp < gp->stk.hi - gp->stk.lo ||
+                                        (base != 0 && sp + 65536 >= base)));
+    }
+    if (overflow) {
+        overflow_message(gp, sp);
+        rt_printf("fatal error: stack overflow\n");
+    } else {
+        rt_printf("panic: runtime error: invalid memory address or nil pointer dereference\n");
+        rt_printf("[signal %s code=0x%x addr=0x%lx pc=0x%lx]\n", signame(sig), info->si_code,
+                  (unsigned long)addr, (unsigned long)pc);
+    }
+    if (rt_debug.traceback > RT_TB_NONE) {
+        rt_printf("\ngoroutine %lld [running]:\n", (long long)gp->goid);
+        /* Unwinds through the signal frame into the goroutine's stack;
+         * skip our own two frames and the kernel's sigreturn trampoline. */
+        traceback_self(3);
+        print_created_by(gp);
+        if (rt_debug.traceback >= RT_TB_ALL)
+            rt_dump_all(gp);
+    }
+    finish();
+}
+
+void rt_initsig(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = sighandler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    struct sigaction cur;
+    if (sigaction(SIGSEGV, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
+        sigaction(SIGSEGV, &sa, &old_segv);
+        own_segv = true;
+    }
+    if (sigaction(SIGBUS, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
+        sigaction(SIGBUS, &sa, &old_bus);
+        own_bus = true;
+    }
+    /* Load the unwinder's frame tables now, not inside a signal handler. */
+    unwstate st = {.n = 0};
+    _Unwind_Backtrace(unwind_cb, &st);
+}
+
+void rt_minitsignals(rt_m *mp)
+{
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) && cur.ss_size >= ALTSTACK_SIZE / 2)
+        return; /* the thread already has one (e.g. the program's) */
+    void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    stack_t ss = {.ss_sp = p, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) == 0)
+        mp->altstack = p;
+    else
+        munmap(p, ALTSTACK_SIZE);
+}
+
+void rt_unminitsignals(rt_m *mp)
+{
+    if (mp->altstack == NULL)
+        return;
+    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    munmap(mp->altstack, ALTSTACK_SIZE);
+    mp->altstack = NULL;
+}

@@ -1,0 +1,181 @@
+/* lock.c - runtime locks and notes on Linux futexes (Go: lock_futex.go).
+ *
+ * rt_lock is a three-state futex mutex (0 unlocked, 1 locked, 2 locked with
+ * possible sleepers). Acquire spins a little (procyield, then sched_yield)
+ * before sleeping, because runtime critical sections are a few hundred
+ * nanoseconds and a futex round trip costs ~1 us here. Release only enters
+ * the kernel when someone may be asleep (state 2).
+ *
+ * Holding a runtime lock increments m->locks. A G must not park or be
+ * preempted while m->locks > 0 (checked in schedule).
+ *
+ * Lock ranks (sched.h RT_RANK_*) encode the lock order as data: a lock may
+ * be taken only while every held lock has a lower rank. With -DGORT_LOCKRANK
+ * (debug builds), each M records the ranks it holds and a violation throws
+ * "lock ordering problem".
+ *
+ * rt_note is a one-shot event: rt_notewakeup sets key=1 and wakes the
+ * sleeper; rt_notesleep waits for key != 0. Unlike Go's, a second wakeup is
+ * tolerated (it is idempotent): several wakers may race to wake an idle M
+ * (a timer re-arm and startm), and the loser's wakeup is harmless. */
+#include "sched.h"
+#include "../debug/debug.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { LOCK_UNLOCKED = 0, LOCK_LOCKED = 1, LOCK_SLEEPING = 2 };
+enum { ACTIVE_SPIN = 4, ACTIVE_SPIN_CNT = 30, PASSIVE_SPIN = 1 };
+
+static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+static void futexsleep(uint32_t *addr, uint32_t val, int64_t ns)
+{
+    if (ns < 0) {
+        futex(addr, FUTEX_WAIT_PRIVATE, val, NULL);
+        return;
+    }
+    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+    futex(addr, FUTEX_WAIT_PRIVATE, val, &ts);
+}
+
+static void futexwakeup(uint32_t *addr, int cnt)
+{
+    if (futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)cnt, NULL) < 0)
+        rt_throw("futexwakeup failed");
+}
+
+void rt_osyield(void) { sched_yield(); }
+
+void rt_procyield(int cycles)
+{
+    for (int i = 0; i < cycles; i++)
+        rt_arch_pause();
+}
+
+#if defined(GORT_LOCKRANK)
+#define RT_MAX_HELD 16
+static __thread int held_rank[RT_MAX_HELD];
+static __thread int nheld;
+static void rank_acquire(rt_lock *l)
+{
+    if (l->rank != RT_RANK_NONE && nheld > 0 && held_rank[nheld - 1] >= l->rank && l->rank != RT_RANK_LEAF)
+        rt_throwf("lock ordering problem: acquiring rank %d while holding rank %d", l->rank,
+                  held_rank[nheld - 1]);
+    if (nheld < RT_MAX_HELD)
+        held_rank[nheld++] = l->rank;
+}
+static void rank_release(rt_lock *l)
+{
+    for (int i = nheld - 1; i >= 0; i--) {
+        if (held_rank[i] == l->rank) {
+            for (int j = i; j < nheld - 1; j++)
+                held_rank[j] = held_rank[j + 1];
+            nheld--;
+            return;
+        }
+    }
+}
+#else
+#define rank_acquire(l) ((void)(l))
+#define rank_release(l) ((void)(l))
+#endif
+
+void rt_lock_init(rt_lock *l, int rank)
+{
+    l->key = 0;
+    l->rank = rank;
+}
+
+static inline void mlocks(int d)
+{
+    rt_g *g = rt_getg();
+    if (g != NULL && g->m != NULL)
+        g->m->locks += d;
+}
+
+void rt_lock_acquire(rt_lock *l)
+{
+    mlocks(1);
+    rank_acquire(l);
+    uint32_t v = rt_xchg(&l->key, LOCK_LOCKED);
+    if (rt_likely(v == LOCK_UNLOCKED))
+        return;
+    /* wait is LOCKED or SLEEPING: what to put back if we get it. Once we
+     * have slept we must assume others sleep too. */
+    uint32_t wait = v;
+    for (;;) {
+        for (int i = 0; i < ACTIVE_SPIN; i++) {
+            while (rt_load_relaxed(&l->key) == LOCK_UNLOCKED) {
+                if (rt_cas(&l->key, LOCK_UNLOCKED, wait))
+                    return;
+            }
+            rt_procyield(ACTIVE_SPIN_CNT);
+        }
+        for (int i = 0; i < PASSIVE_SPIN; i++) {
+            while (rt_load_relaxed(&l->key) == LOCK_UNLOCKED) {
+                if (rt_cas(&l->key, LOCK_UNLOCKED, wait))
+                    return;
+            }
+            rt_osyield();
+        }
+        v = rt_xchg(&l->key, LOCK_SLEEPING);
+        if (v == LOCK_UNLOCKED)
+            return;
+        wait = LOCK_SLEEPING;
+        futexsleep(&l->key, LOCK_SLEEPING, -1);
+    }
+}
+
+void rt_lock_release(rt_lock *l)
+{
+    uint32_t v = rt_xchg(&l->key, LOCK_UNLOCKED);
+    if (rt_unlikely(v == LOCK_UNLOCKED))
+        rt_throw("unlock of unlocked lock");
+    if (v == LOCK_SLEEPING)
+        futexwakeup(&l->key, 1);
+    rank_release(l);
+    mlocks(-1);
+}
+
+bool rt_lock_held(rt_lock *l) { return rt_load_relaxed(&l->key) != LOCK_UNLOCKED; }
+
+void rt_noteclear(rt_note *n) { rt_store(&n->key, 0); }
+
+void rt_notewakeup(rt_note *n)
+{
+    if (rt_xchg(&n->key, 1) == 0)
+        futexwakeup(&n->key, 1);
+}
+
+void rt_notesleep(rt_note *n)
+{
+    while (rt_load(&n->key) == 0)
+        futexsleep(&n->key, 0, -1);
+}
+
+bool rt_notetsleep(rt_note *n, int64_t ns)
+{
+    if (ns < 0) {
+        rt_notesleep(n);
+        return true;
+    }
+    int64_t deadline = rt_nanotime() + ns;
+    while (rt_load(&n->key) == 0) {
+        futexsleep(&n->key, 0, ns);
+        if (rt_load(&n->key) != 0)
+            break;
+        ns = deadline - rt_nanotime();
+        if (ns <= 0)
+            return rt_load(&n->key) != 0;
+    }
+    return true;
+}

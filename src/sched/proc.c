@@ -1,0 +1,1833 @@
+/* proc.c - the G/M/P scheduler (Go: proc.go, runtime2.go).
+ *
+ * The structures
+ * --------------
+ *   G  a goroutine: a saved stack pointer, a stack, a status. Gs are never
+ *      freed; a dead G goes to a free list (gfput) with its stack and is
+ *      reused by the next gort_go (gfget), so spawning is a few stores.
+ *   M  an OS thread. Each M has a g0: the thread's own stack, on which the
+ *      scheduler runs. mcall() switches from a G to g0 (schedule, park,
+ *      exit); gogo() switches from g0 to a G.
+ *   P  a processor: the right to run goroutines, plus per-P caches that
+ *      need no locks because only the M holding the P touches them: a
+ *      256-entry lock-free run queue and runnext, the free-G list, the stack
+ *      cache and the timer heap. There are exactly GOMAXPROCS Ps.
+ *
+ * An M must hold a P to run Gs. An M without work releases its P to the
+ * idle list (pidle) and sleeps on its note (midle). The number of Ms is
+ * not bounded by GOMAXPROCS: Ms wired to a G (lockOSThread) and Ms in
+ * blocking calls hold no P.
+ *
+ * Scheduling a G (schedule -> findrunnable -> execute)
+ * ------------------------------------------------------
+ *   1. every 61st tick, one G from the global queue (fairness);
+ *   2. runnext, then the local run queue (lock-free pop);
+ *   3. the global run queue (sched.lock), taking a batch into the local one;
+ *   4. become a spinning M and steal half of another P's queue (random
+ *      victim order, Go's randomOrder), running other Ps' due timers on the
+ *      last round; keep spinning for at most GORTDEBUG spinus microseconds;
+ *   5. release the P, re-check every queue once more (the spinning ->
+ *      non-spinning transition must not lose a wakeup: see below), sleep
+ *      until the earliest timer if this M is the one to watch timers, else
+ *      sleep until woken by startm.
+ *
+ * Spinning (Go's "Worker thread parking/unparking"): an M is spinning when
+ * it has a P and is looking for work. Readying a G calls wakep(), which
+ * starts an M only if there is an idle P and no spinning M. So while one
+ * M spins, new work costs no system call; a spinning M that finds work
+ * calls wakep() again (resetspinning) so parallelism ramps up one M at a
+ * time. An M that stops spinning must re-check all run queues after
+ * decrementing nmspinning, because a G readied in between saw a spinner
+ * and did not wake anyone.
+ *
+ * Why spin longer than Go: here a futex wake costs ~1-2 us (DESIGN 5), more
+ * than a whole channel round trip, so an M keeps spinning (with PAUSE, no
+ * syscalls) for up to GORTDEBUG=spinus (default 50 us) before it parks.
+ *
+ * Run queues (runqput/runqget/runqgrab/runqsteal) follow Go exactly: the
+ * owner is the only writer of runqtail; stealers and the owner CAS
+ * runqhead. Slots are read and written with relaxed atomics so that a
+ * stealer's read of a slot being recycled is not a data race in C.
+ *
+ * Parking (rt_park): the G publishes itself on some wait queue under a lock
+ * and calls rt_park(unlockf, lock). We mcall to g0, set the G _Gwaiting,
+ * and only then call unlockf to release the lock. So a waker that takes
+ * the lock always finds a fully parked G whose stack nobody is running on.
+ *
+ * Stopping the world (rt_stoptheworld): set sched.gcwaiting, mark every
+ * running G for preemption, take idle Ps, and wait until every M passes
+ * schedule() and parks its P in _Pgcstop. A G only notices at a safe point
+ * (a gort call that yields or parks) until async preemption exists.
+ *
+ * Lock order: sched.lock < allg lock < sched.gflock < p.timerslock <
+ * semaphore roots < stack pool (sched.h RT_RANK_*).
+ *
+ * Invariants:
+ *   npidle == length(sched.pidle)
+ *   nmidle == length(sched.midle)
+ *   for each P: status == P_RUNNING <=> p->m != NULL
+ *   a G is on at most one queue (runq, runnext, global runq, free list,
+ *   a wait queue) and is then not _Grunning.
+ *   nmspinning == number of Ms with m->spinning set.
+ *
+ * Rejected: switching directly G->G without g0 (saves one 5 ns switch but
+ * a G's stack would still be in use after it is published on a queue);
+ * ucontext (a sigprocmask system call per switch). */
+#include "sched.h"
+#include "../boot/boot.h"
+#include "../debug/debug.h"
+#include "../stack/stack.h"
+#include "../sysmon/sysmon.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if defined(GORT_ASAN)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(GORT_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+#if defined(GORT_VALGRIND)
+#include <valgrind/valgrind.h>
+#endif
+
+__thread void *rt_tls_g __attribute__((tls_model("initial-exec")));
+
+rt_sched rt_sched_;
+rt_m rt_m0;
+static rt_g g0_m0;
+rt_m *rt_allm;
+rt_p **rt_allp;
+int32_t rt_gomaxprocs;
+int32_t rt_ncpu = 1;
+uint32_t rt_started;
+static uint32_t worldsema = 1; /* serialises stop-the-world (Go: worldsema) */
+
+#define sched rt_sched_
+
+const char *const rt_waitreason_names[WR_COUNT] = {
+#define RT_WR_STR(name, str) str,
+    RT_WAITREASONS(RT_WR_STR)
+#undef RT_WR_STR
+};
+
+
+/* ---- allg: every G ever created, in chunks (Go: allgs) ------------------ */
+
+#define GCHUNK_N 64
+typedef struct gchunk {
+    struct gchunk *next;
+    int32_t n;
+    rt_g g[GCHUNK_N];
+} gchunk;
+
+static rt_lock allglock = {0, RT_RANK_ALLG};
+static gchunk *allgchunks;
+
+/* Per-P chunk cursor: a P hands out Gs from its own chunk without a lock. */
+typedef struct pgalloc {
+    gchunk *chunk;
+} pgalloc;
+static pgalloc pgallocs[GORT_MAXPROCS_LIMIT];
+
+static gchunk *newgchunk(void)
+{
+    gchunk *c = calloc(1, sizeof(gchunk));
+    if (c == NULL)
+        rt_throw("out of memory allocating goroutines");
+    rt_lock_acquire(&allglock);
+    c->next = allgchunks;
+    rt_store_rel(&allgchunks, c);
+    rt_lock_release(&allglock);
+    return c;
+}
+
+static void ginit(rt_g *gp)
+{
+#if defined(GORT_TSAN)
+    gp->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    rt_store(&gp->status, G_DEAD);
+}
+
+/* malg: a brand-new G, without a stack (assigned on first run). */
+static rt_g *malg(rt_p *pp)
+{
+    gchunk *c;
+    if (pp != NULL) {
+        c = pgallocs[pp->id].chunk;
+        if (c == NULL || c->n == GCHUNK_N)
+            c = pgallocs[pp->id].chunk = newgchunk();
+    } else {
+        static rt_lock foreignlock = {0, RT_RANK_MALG};
+        static gchunk *fc;
+        rt_lock_acquire(&foreignlock);
+        if (fc == NULL || fc->n == GCHUNK_N)
+            fc = newgchunk();
+        rt_g *gp = &fc->g[fc->n];
+        ginit(gp);
+        rt_store_rel(&fc->n, fc->n + 1);
+        rt_lock_release(&foreignlock);
+        return gp;
+    }
+    rt_g *gp = &c->g[c->n];
+    ginit(gp);
+    rt_store_rel(&c->n, c->n + 1);
+    return gp;
+}
+
+bool rt_foreachg(bool (*fn)(rt_g *gp, void *arg), void *arg)
+{
+    for (gchunk *c = rt_load_acq(&allgchunks); c != NULL; c = c->next) {
+        int32_t n = rt_load_acq(&c->n);
+        for (int32_t i = 0; i < n; i++)
+            if (!fn(&c->g[i], arg))
+                return false;
+    }
+    return true;
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+static inline void casgstatus(rt_g *gp, uint32_t old, uint32_t new_)
+{
+    if (rt_unlikely(!rt_cas(&gp->status, old, new_)))
+        rt_throwf("casgstatus: bad transition for goroutine %lld: %u -> %u (status %u)",
+                  (long long)gp->goid, old, new_, rt_readgstatus(gp));
+}
+
+/* ---- fastrand (Go: wyrand per M) ---------------------------------------- */
+
+uint32_t rt_fastrand(void)
+{
+    rt_g *g = rt_getg();
+    uint64_t *s;
+    static __thread uint64_t foreign_state;
+    if (g != NULL && g->m != NULL) {
+        s = &g->m->fastrand;
+    } else {
+        s = &foreign_state;
+        if (*s == 0)
+            *s = rt_arch_cputicks() | 1;
+    }
+    *s += 0xa0761d6478bd642full;
+    __uint128_t t = (__uint128_t)(*s) * (*s ^ 0xe7037ed1a0b428dbull);
+    return (uint32_t)((uint64_t)(t >> 64) ^ (uint64_t)t);
+}
+
+uint32_t rt_fastrandn(uint32_t n) { return (uint32_t)(((uint64_t)rt_fastrand() * n) >> 32); }
+
+/* ---- the context switch, with sanitizer and valgrind hooks -------------- */
+
+static void mcall0(void *arg);
+
+#if defined(GORT_TSAN)
+/* g0 never returns from schedule(): every mcall starts afresh at g0_sp.
+ * TSan would see an ever-deeper call stack on one fiber, so after each
+ * switch away from g0 the M gets a fresh g0 fiber (ordering is carried by
+ * the fiber switches themselves). */
+static void tsan_renew_g0(rt_m *mp)
+{
+    void *old = mp->tsan_g0_fiber;
+    mp->tsan_g0_fiber = __tsan_create_fiber(0);
+    if (old != mp->tsan_thread_fiber) /* the thread's own one must stay */
+        __tsan_destroy_fiber(old);
+}
+#endif
+
+/* mcall: switch from the current G to its M's g0 and run fn(g) there.
+ * fn must not return (it ends in schedule() or gogo()). Returns when the
+ * G is resumed, possibly on another M. dying: the G will never resume
+ * (its fiber state may be discarded). */
+static void rt_mcall(void (*fn)(rt_g *), bool dying)
+{
+    rt_g *gp = rt_getg();
+    rt_m *mp = gp->m;
+    mp->mcallfn = fn;
+    uintptr_t sp = rt_arch_getsp();
+    if (sp < gp->sp_min)
+        gp->sp_min = sp;
+    if (rt_unlikely(gp->stk.guard == RT_GUARD_CANARY) && !rt_stack_canary_ok(&gp->stk))
+        rt_stack_overflow_canary(gp);
+#if defined(GORT_ASAN)
+    __sanitizer_start_switch_fiber(dying ? NULL : &gp->asan_fake, (void *)mp->g0_lo,
+                                   mp->g0_hi - mp->g0_lo);
+#endif
+#if defined(GORT_TSAN)
+    __tsan_switch_to_fiber(mp->tsan_g0_fiber, 0);
+#endif
+    (void)dying;
+    rt_mcall_asm(&gp->sp, mcall0, gp, mp->g0_sp);
+#if defined(GORT_ASAN)
+    __sanitizer_finish_switch_fiber(gp->asan_fake, NULL, NULL);
+#endif
+#if defined(GORT_TSAN)
+    tsan_renew_g0(gp->m);
+#endif
+}
+
+static void mcall0(void *arg)
+{
+    rt_g *gp = arg;
+    rt_m *mp = gp->m;
+    rt_setg(mp->g0);
+#if defined(GORT_ASAN)
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    mp->mcallfn(gp);
+    rt_throw("mcall function returned");
+}
+
+/* gogo: on g0, switch to gp (which has a saved context). */
+__attribute__((noreturn)) static void gogo(rt_g *gp)
+{
+    rt_setg(gp);
+#if defined(GORT_ASAN)
+    __sanitizer_start_switch_fiber(NULL, (void *)gp->stk.lo, gp->stk.hi - gp->stk.lo);
+#endif
+#if defined(GORT_TSAN)
+    __tsan_switch_to_fiber(gp->tsan_fiber, 0);
+#endif
+    rt_gogo_asm(gp->sp);
+}
+
+/* ---- run queues (Go: runqput, runqget, runqgrab, runqsteal) ------------ */
+
+static inline bool runqempty(rt_p *pp)
+{
+    /* Go's careful read: a concurrent runqget + runqput could make a
+     * non-empty queue look empty if head/tail/runnext are read apart. */
+    for (;;) {
+        uint32_t head = rt_load(&pp->runqhead);
+        uint32_t tail = rt_load(&pp->runqtail);
+        rt_g *runnext = rt_load(&pp->runnext);
+        if (tail == rt_load(&pp->runqtail))
+            return head == tail && runnext == NULL;
+    }
+}
+
+static void globrunqput(rt_g *gp)
+{
+    gp->schedlink = NULL;
+    if (sched.runqtail != NULL)
+        sched.runqtail->schedlink = gp;
+    else
+        sched.runqhead = gp;
+    sched.runqtail = gp;
+    rt_store_relaxed(&sched.runqsize, sched.runqsize + 1);
+}
+
+static void globrunqputbatch(rt_g *head, rt_g *tail, int32_t n)
+{
+    tail->schedlink = NULL;
+    if (sched.runqtail != NULL)
+        sched.runqtail->schedlink = head;
+    else
+        sched.runqhead = head;
+    sched.runqtail = tail;
+    rt_store_relaxed(&sched.runqsize, sched.runqsize + n);
+}
+
+static rt_g *globrunqpop(void)
+{
+    rt_g *gp = sched.runqhead;
+    if (gp == NULL)
+        return NULL;
+    sched.runqhead = gp->schedlink;
+    if (sched.runqhead == NULL)
+        sched.runqtail = NULL;
+    rt_store_relaxed(&sched.runqsize, sched.runqsize - 1);
+    return gp;
+}
+
+/* runqputslow: local queue full; move half of it and gp to the global
+ * queue in one batch. Returns false if a stealer raced us. */
+static bool runqputslow(rt_p *pp, rt_g *gp, uint32_t h, uint32_t t)
+{
+    rt_g *batch[RT_RUNQ_SIZE / 2 + 1];
+    uint32_t n = (t - h) / 2;
+    if (n != RT_RUNQ_SIZE / 2)
+        rt_throw("runqputslow: queue is not full");
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = rt_load_relaxed(&pp->runq[(h + i) % RT_RUNQ_SIZE]);
+    if (!rt_cas_rel(&pp->runqhead, h, h + n))
+        return false;
+    batch[n] = gp;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->schedlink = batch[i + 1];
+    rt_lock_acquire(&sched.lock);
+    globrunqputbatch(batch[0], batch[n], (int32_t)(n + 1));
+    rt_lock_release(&sched.lock);
+    return true;
+}
+
+static void runqput(rt_p *pp, rt_g *gp, bool next)
+{
+    if (next) {
+        rt_g *old = rt_load_relaxed(&pp->runnext);
+        while (!__atomic_compare_exchange_n(&pp->runnext, &old, gp, false, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_RELAXED))
+            ;
+        if (old == NULL)
+            return;
+        gp = old; /* kick the old runnext out to the regular queue */
+    }
+    for (;;) {
+        uint32_t h = rt_load_acq(&pp->runqhead);
+        uint32_t t = pp->runqtail;
+        if (t - h < RT_RUNQ_SIZE) {
+            rt_store_relaxed(&pp->runq[t % RT_RUNQ_SIZE], gp);
+            rt_store_rel(&pp->runqtail, t + 1);
+            return;
+        }
+        if (runqputslow(pp, gp, h, t))
+            return;
+    }
+}
+
+static rt_g *runqget(rt_p *pp, bool *inherit)
+{
+    rt_g *next = rt_load_relaxed(&pp->runnext);
+    /* Only the owner sets runnext non-NULL, so a failed CAS means a stealer
+     * took it and there is no point retrying. */
+    if (next != NULL && rt_cas(&pp->runnext, next, NULL)) {
+        *inherit = true;
+        return next;
+    }
+    for (;;) {
+        uint32_t h = rt_load_acq(&pp->runqhead);
+        uint32_t t = pp->runqtail;
+        if (t == h)
+            return NULL;
+        rt_g *gp = rt_load_relaxed(&pp->runq[h % RT_RUNQ_SIZE]);
+        if (rt_cas_rel(&pp->runqhead, h, h + 1)) {
+            *inherit = false;
+            return gp;
+        }
+    }
+}
+
+/* runqgrab: take half of pp's queue into batch[batchhead...]. May steal
+ * runnext, but not from a P that is actively scheduling: the G that made
+ * it runnable is usually about to block and runnext will run at once. */
+static uint32_t runqgrab(rt_p *pp, rt_g **batch, uint32_t batchhead, bool stealnext)
+{
+    for (;;) {
+        uint32_t h = rt_load_acq(&pp->runqhead);
+        uint32_t t = rt_load_acq(&pp->runqtail);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (stealnext) {
+                rt_g *next = rt_load(&pp->runnext);
+                if (next != NULL) {
+                    if (rt_load_relaxed(&pp->status) == P_RUNNING) {
+                        /* Go sleeps 3 us here; we spin about as long,
+                         * without a system call, and give up if the
+                         * owner scheduled in the meantime. */
+                        uint32_t tick = rt_load_relaxed(&pp->schedtick);
+                        uint64_t until = rt_arch_cputicks() + 6000;
+                        while (rt_arch_cputicks() < until) {
+                            rt_procyield(10);
+                            if (rt_load_relaxed(&pp->schedtick) != tick)
+                                return 0;
+                        }
+                    }
+                    if (!rt_cas(&pp->runnext, next, NULL))
+                        continue;
+                    rt_store_relaxed(&batch[batchhead % RT_RUNQ_SIZE], next);
+                    return 1;
+                }
+            }
+            return 0;
+        }
+        if (n > RT_RUNQ_SIZE / 2)
+            continue; /* read inconsistent h and t */
+        for (uint32_t i = 0; i < n; i++) {
+            rt_g *g = rt_load_relaxed(&pp->runq[(h + i) % RT_RUNQ_SIZE]);
+            rt_store_relaxed(&batch[(batchhead + i) % RT_RUNQ_SIZE], g);
+        }
+        if (rt_cas_rel(&pp->runqhead, h, h + n))
+            return n;
+    }
+}
+
+static rt_g *runqsteal(rt_p *pp, rt_p *p2, bool stealnext)
+{
+    uint32_t t = pp->runqtail;
+    uint32_t n = runqgrab(p2, pp->runq, t, stealnext);
+    if (n == 0)
+        return NULL;
+    n--;
+    rt_g *gp = rt_load_relaxed(&pp->runq[(t + n) % RT_RUNQ_SIZE]);
+    if (n == 0)
+        return gp;
+    uint32_t h = rt_load_acq(&pp->runqhead);
+    if (t - h + n >= RT_RUNQ_SIZE)
+        rt_throw("runqsteal: runq overflow");
+    rt_store_rel(&pp->runqtail, t + n);
+    return gp;
+}
+
+/* globrunqget: with sched.lock held, take a fair share of the global queue
+ * into pp's local queue and return one G. max == 0: no limit. */
+static rt_g *globrunqget(rt_p *pp, int32_t max)
+{
+    if (sched.runqsize == 0)
+        return NULL;
+    int32_t n = sched.runqsize / rt_procs() + 1;
+    if (n > sched.runqsize)
+        n = sched.runqsize;
+    if (max > 0 && n > max)
+        n = max;
+    if (n > RT_RUNQ_SIZE / 2)
+        n = RT_RUNQ_SIZE / 2;
+    rt_g *gp = globrunqpop();
+    for (n--; n > 0; n--)
+        runqput(pp, globrunqpop(), false);
+    return gp;
+}
+
+/* P status and P->m are read racily (stealers, preemptall, sysmon): every
+ * write is an atomic store, every racy read an atomic load. */
+static inline void setpstatus(rt_p *pp, uint32_t s) { rt_store_relaxed(&pp->status, s); }
+static inline void setpm(rt_p *pp, rt_m *mp) { rt_store_relaxed(&pp->m, mp); }
+static inline void setcurg(rt_m *mp, rt_g *gp) { rt_store_relaxed(&mp->curg, gp); }
+
+/* ---- idle P and M lists (sched.lock held) ------------------------------- */
+
+static void pidleput(rt_p *pp)
+{
+    if (!runqempty(pp))
+        rt_throw("pidleput: P has non-empty run queue");
+    setpstatus(pp, P_IDLE);
+    pp->link = sched.pidle;
+    sched.pidle = pp;
+    rt_xadd(&sched.npidle, 1);
+}
+
+static rt_p *pidleget(void)
+{
+    rt_p *pp = sched.pidle;
+    if (pp != NULL) {
+        sched.pidle = pp->link;
+        rt_xadd(&sched.npidle, (uint32_t)-1);
+    }
+    return pp;
+}
+
+static void mput(rt_m *mp)
+{
+    mp->schedlink = sched.midle;
+    sched.midle = mp;
+    sched.nmidle++;
+    rt_checkdead();
+}
+
+static rt_m *mget(void)
+{
+    rt_m *mp = sched.midle;
+    if (mp != NULL) {
+        sched.midle = mp->schedlink;
+        sched.nmidle--;
+    }
+    return mp;
+}
+
+static void mremove(rt_m *mp)
+{
+    for (rt_m **pp = &sched.midle; *pp != NULL; pp = &(*pp)->schedlink) {
+        if (*pp == mp) {
+            *pp = mp->schedlink;
+            sched.nmidle--;
+            return;
+        }
+    }
+    rt_throw("mremove: M not on the idle list");
+}
+
+/* ---- acquirep / releasep ------------------------------------------------ */
+
+static void acquirep(rt_p *pp)
+{
+    rt_m *mp = rt_getg()->m;
+    if (mp->p != NULL || pp->m != NULL || pp->status != P_IDLE)
+        rt_throwf("acquirep: invalid P state (m->p=%p p->m=%p status=%u)", (void *)mp->p,
+                  (void *)pp->m, pp->status);
+    mp->p = pp;
+    setpm(pp, mp);
+    setpstatus(pp, P_RUNNING);
+}
+
+static rt_p *releasep(void)
+{
+    rt_m *mp = rt_getg()->m;
+    rt_p *pp = mp->p;
+    if (pp == NULL || pp->m != mp || pp->status != P_RUNNING)
+        rt_throw("releasep: invalid P state");
+    mp->p = NULL;
+    setpm(pp, NULL);
+    setpstatus(pp, P_IDLE);
+    return pp;
+}
+
+/* ---- M creation and parking --------------------------------------------- */
+
+static void *mstart_thread(void *arg);
+static void schedule(void) __attribute__((noreturn));
+
+static rt_m *allocm(void)
+{
+    rt_m *mp = calloc(1, sizeof(rt_m));
+    rt_g *g0 = calloc(1, sizeof(rt_g));
+    if (mp == NULL || g0 == NULL)
+        rt_throw("out of memory allocating an M");
+    g0->m = mp;
+    g0->goid = -1;
+    g0->status = G_RUNNING;
+    mp->g0 = g0;
+    mp->fastrand = rt_arch_cputicks() * 0x9e3779b97f4a7c15ull + (uint64_t)(uintptr_t)mp;
+    return mp;
+}
+
+/* Link a new M into allm and give it an id (sched.lock held). */
+static void mcommoninit(rt_m *mp)
+{
+    mp->id = sched.mnext++;
+    mp->alllink = rt_allm;
+    rt_store_rel(&rt_allm, mp);
+}
+
+static int32_t mcount(void) { return (int32_t)(sched.mnext - sched.nmfreed); }
+
+static void newosproc(rt_m *mp)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* Block all signals in the new thread until it has its altstack. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &mp->sigmask);
+    int err = pthread_create(&mp->thread, &attr, mstart_thread, mp);
+    pthread_sigmask(SIG_SETMASK, &mp->sigmask, NULL);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        rt_printf("runtime: failed to create new OS thread (have %d already; errno=%d)\n",
+                  (int)mcount(), err);
+        rt_throw("newosproc");
+    }
+}
+
+/* newm: create an M that will start with pp (may be NULL: sysmon). */
+rt_m *rt_newm(rt_p *pp, bool spinning, bool sysmon)
+{
+    rt_m *mp = allocm();
+    mp->nextp = pp;
+    mp->spinning = spinning;
+    mp->sysmon = sysmon;
+    rt_lock_acquire(&sched.lock);
+    mcommoninit(mp);
+    if (sysmon)
+        sched.nmsys++;
+    rt_lock_release(&sched.lock);
+    newosproc(mp);
+    return mp;
+}
+
+/* stopm: park the current M (no P) until startm hands it one. */
+static void stopm(void)
+{
+    rt_m *mp = rt_getg()->m;
+    if (mp->locks != 0)
+        rt_throw("stopm holding locks");
+    if (mp->p != NULL)
+        rt_throw("stopm holding p");
+    if (mp->spinning)
+        rt_throw("stopm spinning");
+    rt_lock_acquire(&sched.lock);
+    mput(mp);
+    rt_lock_release(&sched.lock);
+    mp->blocked = true;
+    rt_notesleep(&mp->park);
+    mp->blocked = false;
+    rt_noteclear(&mp->park);
+    acquirep(mp->nextp);
+    mp->nextp = NULL;
+}
+
+/* stopm_timers: like stopm, but this M is the one that sleeps until the
+ * earliest timer (Go does this in netpoll(delay)). Returns true with a P
+ * when handed one; false without a P when the timer is due or an earlier
+ * timer was added. */
+static bool stopm_timers(int64_t when)
+{
+    rt_m *mp = rt_getg()->m;
+    rt_lock_acquire(&sched.lock);
+    if (sched.timerm != NULL && sched.timerm_when <= when) {
+        rt_lock_release(&sched.lock);
+        stopm();
+        return true;
+    }
+    if (sched.timerm != NULL) {
+        /* We watch an earlier timer: wake the old watcher so it sleeps
+         * without a deadline. */
+        rt_m *old = sched.timerm;
+        old->timersleeping = false;
+        rt_notewakeup(&old->park);
+    }
+    rt_store_relaxed(&sched.timerm, mp);
+    sched.timerm_when = when;
+    mp->timersleeping = true;
+    mput(mp);
+    rt_lock_release(&sched.lock);
+
+    mp->blocked = true;
+    int64_t delay = when - rt_nanotime();
+    if (delay > 0)
+        rt_notetsleep(&mp->park, delay);
+    mp->blocked = false;
+
+    rt_lock_acquire(&sched.lock);
+    if (sched.timerm == mp)
+        rt_store_relaxed(&sched.timerm, NULL);
+    mp->timersleeping = false;
+    if (mp->nextp != NULL) {
+        /* startm picked us; its wakeup may still be on the way. */
+        rt_lock_release(&sched.lock);
+        rt_notesleep(&mp->park);
+        rt_noteclear(&mp->park);
+        acquirep(mp->nextp);
+        mp->nextp = NULL;
+        return true;
+    }
+    mremove(mp);
+    rt_lock_release(&sched.lock);
+    rt_noteclear(&mp->park);
+    return false;
+}
+
+/* startm: run pp (or an idle P) on an idle or new M. spinning: the caller
+ * incremented nmspinning for the new M. */
+static void startm(rt_p *pp, bool spinning)
+{
+    rt_lock_acquire(&sched.lock);
+    if (pp == NULL) {
+        pp = pidleget();
+        if (pp == NULL) {
+            rt_lock_release(&sched.lock);
+            if (spinning && (int32_t)rt_xadd(&sched.nmspinning, (uint32_t)-1) < 0)
+                rt_throw("startm: negative nmspinning");
+            return;
+        }
+    }
+    rt_m *nmp = mget();
+    if (nmp == NULL) {
+        rt_lock_release(&sched.lock);
+        rt_newm(pp, spinning, false);
+        return;
+    }
+    if (nmp->spinning)
+        rt_throw("startm: m is spinning");
+    if (nmp->nextp != NULL)
+        rt_throw("startm: m has p");
+    if (spinning && !runqempty(pp))
+        rt_throw("startm: p has runnable gs");
+    nmp->spinning = spinning;
+    nmp->nextp = pp;
+    if (sched.timerm == nmp)
+        rt_store_relaxed(&sched.timerm, NULL);
+    rt_lock_release(&sched.lock);
+    rt_notewakeup(&nmp->park);
+    if (rt_load_relaxed(&sched.sysmonwait))
+        rt_sysmon_wake();
+}
+
+/* handoffp: the M is giving up pp (blocking, wired to a G): start an M
+ * for it if it has work, else make it idle. */
+static void handoffp(rt_p *pp)
+{
+    if (!runqempty(pp) || rt_load_relaxed(&sched.runqsize) != 0) {
+        startm(pp, false);
+        return;
+    }
+    if (rt_load(&sched.nmspinning) + rt_load(&sched.npidle) == 0 &&
+        rt_cas(&sched.nmspinning, 0, 1)) {
+        startm(pp, true);
+        return;
+    }
+    rt_lock_acquire(&sched.lock);
+    if (rt_load(&sched.gcwaiting)) {
+        setpstatus(pp, P_GCSTOP);
+        if (--sched.stopwait == 0)
+            rt_notewakeup(&sched.stopnote);
+        rt_lock_release(&sched.lock);
+        return;
+    }
+    if (sched.runqsize != 0) {
+        rt_lock_release(&sched.lock);
+        startm(pp, false);
+        return;
+    }
+    /* The last running P going idle with timers pending: someone must
+     * watch them, and the watcher sleeps only once it has no P. */
+    bool timers = rt_load(&pp->timer0when) != 0;
+    pidleput(pp);
+    rt_lock_release(&sched.lock);
+    if (timers && rt_load(&sched.npidle) == (uint32_t)rt_procs()) {
+        if (rt_cas(&sched.nmspinning, 0, 1))
+            startm(NULL, true);
+    }
+}
+
+void rt_wakep(void)
+{
+    if (rt_load(&sched.npidle) == 0)
+        return;
+    if (rt_load(&sched.nmspinning) != 0 || !rt_cas(&sched.nmspinning, 0, 1))
+        return;
+    startm(NULL, true);
+}
+
+static void resetspinning(void)
+{
+    rt_m *mp = rt_getg()->m;
+    if (!mp->spinning)
+        rt_throw("resetspinning: not a spinning m");
+    mp->spinning = false;
+    if ((int32_t)rt_xadd(&sched.nmspinning, (uint32_t)-1) < 0)
+        rt_throw("resetspinning: negative nmspinning");
+    /* We found work: maybe there is more, wake another M to look. */
+    rt_wakep();
+}
+
+/* ---- stop the world ------------------------------------------------------ */
+
+static void gcstopm(void)
+{
+    rt_m *mp = rt_getg()->m;
+    if (!rt_load(&sched.gcwaiting))
+        rt_throw("gcstopm: not waiting for gc");
+    if (mp->spinning) {
+        mp->spinning = false;
+        if ((int32_t)rt_xadd(&sched.nmspinning, (uint32_t)-1) < 0)
+            rt_throw("gcstopm: negative nmspinning");
+    }
+    rt_p *pp = releasep();
+    rt_lock_acquire(&sched.lock);
+    setpstatus(pp, P_GCSTOP);
+    if (--sched.stopwait == 0)
+        rt_notewakeup(&sched.stopnote);
+    rt_lock_release(&sched.lock);
+    stopm();
+}
+
+static void preemptall(void)
+{
+    for (int32_t i = 0; i < rt_procs(); i++) {
+        rt_p *pp = rt_allp[i];
+        if (rt_load_relaxed(&pp->status) != P_RUNNING)
+            continue;
+        rt_m *mp = rt_load_relaxed(&pp->m);
+        rt_g *gp = mp != NULL ? rt_load_relaxed(&mp->curg) : NULL;
+        if (gp != NULL)
+            rt_store_relaxed(&gp->preempt, true);
+    }
+}
+
+void rt_stoptheworld(const char *reason)
+{
+    (void)reason;
+    rt_semacquire(&worldsema, false, WR_SEMACQUIRE);
+    rt_m *mp = rt_getg()->m;
+    mp->locks++; /* this G must not be preempted or parked now */
+    rt_lock_acquire(&sched.lock);
+    sched.stopwait = rt_procs();
+    rt_store(&sched.gcwaiting, 1);
+    preemptall();
+    setpstatus(mp->p, P_GCSTOP);
+    sched.stopwait--;
+    rt_p *pp;
+    while ((pp = pidleget()) != NULL) {
+        setpstatus(pp, P_GCSTOP);
+        sched.stopwait--;
+    }
+    bool wait = sched.stopwait > 0;
+    rt_noteclear(&sched.stopnote);
+    rt_lock_release(&sched.lock);
+    if (wait) {
+        for (;;) {
+            if (rt_notetsleep(&sched.stopnote, 100 * 1000))
+                break;
+            preemptall();
+        }
+        rt_noteclear(&sched.stopnote);
+    }
+    if (sched.stopwait != 0)
+        rt_throw("stoptheworld: not stopped");
+    for (int32_t i = 0; i < rt_procs(); i++)
+        if (rt_allp[i]->status != P_GCSTOP)
+            rt_throw("stoptheworld: not stopped (status != _Pgcstop)");
+}
+
+static int32_t newprocs; /* set by gort_maxprocs while the world is stopped */
+
+void rt_starttheworld(void)
+{
+    rt_m *mp = rt_getg()->m;
+    rt_lock_acquire(&sched.lock);
+    int32_t procs = rt_procs();
+    if (newprocs != 0) {
+        procs = newprocs;
+        newprocs = 0;
+    }
+    int32_t runnable = rt_procresize(procs);
+    (void)runnable;
+    rt_store(&sched.gcwaiting, 0);
+    /* Ps with work get an M; the list was built by procresize in allp. */
+    rt_p *list[GORT_MAXPROCS_LIMIT];
+    int32_t nl = 0;
+    for (int32_t i = 0; i < rt_procs(); i++) {
+        rt_p *pp = rt_allp[i];
+        if (pp->status == P_GCSTOP && pp != mp->p) {
+            setpstatus(pp, P_IDLE);
+            if (runqempty(pp))
+                pidleput(pp);
+            else
+                list[nl++] = pp;
+        }
+    }
+    rt_lock_release(&sched.lock);
+    if (rt_load_relaxed(&sched.sysmonwait))
+        rt_sysmon_wake();
+    for (int32_t i = 0; i < nl; i++)
+        startm(list[i], false);
+    rt_wakep();
+    mp->locks--;
+    rt_semrelease(&worldsema, false);
+}
+
+/* procresize: change the number of Ps (sched.lock held, world stopped).
+ * The current M keeps its P if it survives, else takes allp[0]. New Ps and
+ * surviving Ps are left in _Pgcstop for starttheworld to distribute;
+ * destroyed Ps give their Gs, timers, free Gs and stacks away. */
+int32_t rt_procresize(int32_t nprocs)
+{
+    int32_t old = rt_procs();
+    if (nprocs <= 0 || nprocs > GORT_MAXPROCS_LIMIT)
+        rt_throw("procresize: invalid arg");
+    for (int32_t i = old; i < nprocs; i++) {
+        rt_p *pp = rt_allp[i];
+        if (pp == NULL) {
+            if (posix_memalign((void **)&pp, RT_CACHELINE, sizeof(rt_p)) != 0)
+                rt_throw("out of memory allocating a P");
+            memset(pp, 0, sizeof(*pp));
+            pp->id = i;
+            rt_lock_init(&pp->timerslock, RT_RANK_TIMERS);
+            rt_store_rel(&rt_allp[i], pp);
+        }
+        setpstatus(pp, P_GCSTOP);
+    }
+    rt_g *cur = rt_getg();
+    rt_m *mp = cur != NULL ? cur->m : NULL;
+    /* Destroy Ps that go away. */
+    for (int32_t i = nprocs; i < old; i++) {
+        rt_p *pp = rt_allp[i];
+        bool inh;
+        rt_g *gp;
+        while ((gp = runqget(pp, &inh)) != NULL) {
+            gp->schedlink = sched.runqhead;
+            sched.runqhead = gp;
+            if (sched.runqtail == NULL)
+                sched.runqtail = gp;
+            rt_store_relaxed(&sched.runqsize, sched.runqsize + 1);
+        }
+        rt_timers_move(rt_allp[0], pp);
+        while (pp->gfree != NULL) {
+            gp = pp->gfree;
+            pp->gfree = gp->schedlink;
+            pp->gfreecnt--;
+            rt_lock_acquire(&sched.gflock);
+            gp->schedlink = sched.gfree;
+            sched.gfree = gp;
+            rt_store_relaxed(&sched.ngfree, sched.ngfree + 1);
+            rt_lock_release(&sched.gflock);
+        }
+        rt_stackcache_flush(&pp->stackcache);
+        /* keep created/exited counts: fold them into P0 */
+        rt_store_relaxed(&rt_allp[0]->ngo_created, rt_allp[0]->ngo_created + pp->ngo_created);
+        rt_store_relaxed(&rt_allp[0]->ngo_exited, rt_allp[0]->ngo_exited + pp->ngo_exited);
+        rt_store_relaxed(&pp->ngo_created, 0);
+        rt_store_relaxed(&pp->ngo_exited, 0);
+        if (pp->m != NULL && pp->m != mp)
+            rt_throw("procresize: destroying a P that is in use");
+        setpstatus(pp, P_DEAD);
+    }
+    rt_store(&rt_gomaxprocs, nprocs);
+    if (mp != NULL && mp->p != NULL && mp->p->id < nprocs) {
+        setpstatus(mp->p, P_RUNNING);
+    } else if (mp != NULL && mp->curg != NULL) {
+        /* The calling goroutine's P went away: move to allp[0]. */
+        if (mp->p != NULL) {
+            setpm(mp->p, NULL);
+            setpstatus(mp->p, P_DEAD);
+            mp->p = NULL;
+        }
+        rt_p *pp = rt_allp[0];
+        setpm(pp, NULL);
+        setpstatus(pp, P_IDLE);
+        acquirep(pp);
+    }
+    return nprocs;
+}
+
+/* ---- goroutine creation and exit ---------------------------------------- */
+
+
+#define GFREE_LOCAL_MAX 64
+#define GFREE_BATCH 32
+#define GOID_BATCH 16
+
+static void gfput(rt_p *pp, rt_g *gp)
+{
+    /* The stack goes back to the P's stack cache rather than staying with
+     * the dead G (as Go keeps it): a burst of new Gs then reuses the few
+     * warm stacks instead of faulting in fresh ones, and a stack a deep
+     * call chain dirtied is released in the background (deep = the G was
+     * seen more than two pages down at a switch). */
+    if (gp->stk.hi != 0) {
+        bool deep = gp->sp_min < gp->stk.hi - 2 * 4096;
+        rt_stackfree(&pp->stackcache, &gp->stk, deep);
+        gp->stk.lo = gp->stk.hi = 0;
+    }
+    gp->schedlink = pp->gfree;
+    pp->gfree = gp;
+    pp->gfreecnt++;
+    if (pp->gfreecnt >= GFREE_LOCAL_MAX) {
+        rt_g *head = NULL, *tail = NULL;
+        int32_t n = 0;
+        while (pp->gfreecnt >= GFREE_BATCH) {
+            rt_g *g = pp->gfree;
+            pp->gfree = g->schedlink;
+            pp->gfreecnt--;
+            g->schedlink = head;
+            head = g;
+            if (tail == NULL)
+                tail = g;
+            n++;
+        }
+        rt_lock_acquire(&sched.gflock);
+        tail->schedlink = sched.gfree;
+        sched.gfree = head;
+        rt_store_relaxed(&sched.ngfree, sched.ngfree + n);
+        rt_lock_release(&sched.gflock);
+    }
+}
+
+static rt_g *gfget(rt_p *pp)
+{
+    if (pp->gfree == NULL && rt_load_relaxed(&sched.ngfree) > 0) {
+        rt_lock_acquire(&sched.gflock);
+        while (pp->gfreecnt < GFREE_BATCH && sched.gfree != NULL) {
+            rt_g *g = sched.gfree;
+            sched.gfree = g->schedlink;
+            rt_store_relaxed(&sched.ngfree, sched.ngfree - 1);
+            g->schedlink = pp->gfree;
+            pp->gfree = g;
+            pp->gfreecnt++;
+        }
+        rt_lock_release(&sched.gflock);
+    }
+    rt_g *gp = pp->gfree;
+    if (gp == NULL)
+        return NULL;
+    pp->gfree = gp->schedlink;
+    pp->gfreecnt--;
+    return gp;
+}
+
+/* Free-G path for threads without a P. */
+static rt_g *gfget_global(void)
+{
+    rt_lock_acquire(&sched.gflock);
+    rt_g *g = sched.gfree;
+    if (g != NULL) {
+        sched.gfree = g->schedlink;
+        rt_store_relaxed(&sched.ngfree, sched.ngfree - 1);
+    }
+    rt_lock_release(&sched.gflock);
+    return g;
+}
+
+static void gostart_body(rt_g *gp);
+
+/* rt_gostart: first C code on a new goroutine's stack (from rt_gostart_asm). */
+void rt_gostart(rt_g *gp) __attribute__((noreturn, used));
+void rt_gostart(rt_g *gp)
+{
+#if defined(GORT_ASAN)
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+#if defined(GORT_TSAN)
+    tsan_renew_g0(gp->m);
+#endif
+    gostart_body(gp);
+    rt_goexit1();
+}
+
+static void gostart_body(rt_g *gp) { gp->fn(gp->arg); }
+
+static void execute(rt_g *gp, bool inherit) __attribute__((noreturn));
+static void execute(rt_g *gp, bool inherit)
+{
+    rt_m *mp = rt_getg()->m;
+    setcurg(mp, gp);
+    gp->m = mp;
+    casgstatus(gp, G_RUNNABLE, G_RUNNING);
+    gp->waitsince = 0;
+    rt_store_relaxed(&gp->preempt, false);
+    if (!inherit)
+        rt_store_relaxed(&mp->p->schedtick, mp->p->schedtick + 1);
+    if (!gp->started) {
+        if (gp->stk.hi == 0)
+            rt_stackalloc(&mp->p->stackcache, gp->stk.order, &gp->stk);
+#if defined(GORT_ASAN)
+        __asan_unpoison_memory_region((void *)gp->stk.lo, gp->stk.hi - gp->stk.lo);
+#endif
+        gp->sp = rt_arch_initframe(gp->stk.hi, gp);
+        gp->sp_min = gp->stk.hi;
+        gp->started = true;
+    }
+    gogo(gp);
+}
+
+rt_g *rt_newproc(void (*fn)(void *), void *arg, uintptr_t callerpc, int order, bool sysg)
+{
+    rt_g *cur = rt_getg();
+    rt_m *mp = cur != NULL ? cur->m : NULL;
+    rt_p *pp = mp != NULL ? mp->p : NULL;
+    rt_g *gp;
+    if (pp != NULL) {
+        mp->locks++;
+        gp = gfget(pp);
+        if (gp == NULL)
+            gp = malg(pp);
+        if (pp->goidcache == pp->goidcacheend) {
+            pp->goidcache = rt_xadd(&sched.goidgen, GOID_BATCH) - GOID_BATCH + 1;
+            pp->goidcacheend = pp->goidcache + GOID_BATCH;
+        }
+        gp->goid = pp->goidcache++;
+        rt_store_relaxed(&pp->ngo_created, pp->ngo_created + 1);
+    } else {
+        rt_note_foreign_call();
+        gp = gfget_global();
+        if (gp == NULL)
+            gp = malg(NULL);
+        gp->goid = rt_xadd(&sched.goidgen, 1);
+        rt_xadd(&sched.ngo_foreign, 1);
+    }
+    if (rt_readgstatus(gp) != G_DEAD)
+        rt_throw("newproc1: new g is not Gdead");
+    gp->stk.order = (uint8_t)(order != 0 ? order : rt_stack_default_order);
+    gp->fn = fn;
+    gp->arg = arg;
+    gp->gopc = callerpc;
+    gp->parentgoid = (cur != NULL && mp != NULL && cur != mp->g0) ? cur->goid : 0;
+    gp->started = false;
+    gp->sp = NULL;
+    gp->sysg = sysg;
+    gp->waitreason = WR_ZERO;
+    gp->param = NULL;
+    casgstatus(gp, G_DEAD, G_RUNNABLE);
+    if (pp != NULL) {
+        runqput(pp, gp, true);
+        mp->locks--;
+        if (rt_load_relaxed(&rt_started))
+            rt_wakep();
+        /* Backpressure: a goroutine spawning faster than its Gs run would
+         * grow the backlog without bound, each new G and stack costing
+         * page faults (~12 us each here). With a full local queue, the
+         * spawner yields and lets this P run what it made. */
+        if (rt_unlikely(pp->runqtail - rt_load_relaxed(&pp->runqhead) >= RT_RUNQ_SIZE - 1) &&
+            cur == mp->curg && mp->locks == 0)
+            rt_gosched();
+    } else {
+        rt_lock_acquire(&sched.lock);
+        globrunqput(gp);
+        rt_lock_release(&sched.lock);
+        rt_wakep();
+    }
+    return gp;
+}
+
+static void goexit0(rt_g *gp)
+{
+    rt_m *mp = rt_getg()->m;
+    rt_p *pp = mp->p;
+    casgstatus(gp, G_RUNNING, G_DEAD);
+    if (gp->sysg)
+        rt_xadd(&rt_sysg_count, -1);
+    gp->m = NULL;
+    bool locked = gp->lockedm != NULL;
+    gp->lockedm = NULL;
+    mp->lockedg = NULL;
+    gp->locked = 0;
+    rt_store_relaxed(&gp->preempt, false);
+    gp->waitreason = WR_ZERO;
+    gp->param = NULL;
+    gp->fn = NULL;
+    gp->arg = NULL;
+    setcurg(mp, NULL);
+    (void)locked;
+    rt_store_relaxed(&pp->ngo_exited, pp->ngo_exited + 1);
+    gfput(pp, gp);
+    schedule();
+}
+
+void rt_goexit1(void)
+{
+    rt_g *gp = rt_getg();
+    rt_gls_destroy(gp);
+    rt_main_goexit_hook(gp);
+    rt_mcall(goexit0, true);
+    __builtin_unreachable();
+}
+
+/* ---- park, ready, yield -------------------------------------------------- */
+
+static void park_m(rt_g *gp)
+{
+    rt_m *mp = rt_getg()->m;
+    casgstatus(gp, G_RUNNING, G_WAITING);
+    setcurg(mp, NULL);
+    gp->m = NULL;
+    if (mp->waitunlockf != NULL) {
+        bool ok = mp->waitunlockf(gp, mp->waitlock);
+        mp->waitunlockf = NULL;
+        mp->waitlock = NULL;
+        if (!ok) {
+            casgstatus(gp, G_WAITING, G_RUNNABLE);
+            execute(gp, true);
+        }
+    }
+    schedule();
+}
+
+void rt_park(bool (*unlockf)(rt_g *, void *), void *lock, uint8_t reason)
+{
+    rt_g *gp = rt_getg();
+    rt_m *mp = gp->m;
+    if (rt_unlikely(mp == NULL || gp == mp->g0))
+        rt_throw("park called outside a goroutine");
+    /* At most the one lock unlockf releases may be held. */
+    if (rt_unlikely(mp->locks > 1))
+        rt_throw("park while holding runtime locks");
+    mp->waitlock = lock;
+    mp->waitunlockf = unlockf;
+    gp->waitreason = reason;
+    gp->waitsince = 0;
+    rt_mcall(park_m, false);
+}
+
+static bool parkunlock_c(rt_g *gp, void *lock)
+{
+    (void)gp;
+    rt_lock_release((rt_lock *)lock);
+    return true;
+}
+
+/* park with a runtime lock held; the lock is released once the G is
+ * _Gwaiting (the lock's m->locks count moves with it to g0). */
+void rt_parkunlock(rt_lock *l, uint8_t reason) { rt_park(parkunlock_c, l, reason); }
+
+void rt_ready(rt_g *gp, bool next)
+{
+    if (rt_readgstatus(gp) != G_WAITING)
+        rt_throwf("bad g->status in ready (goroutine %lld status %u)", (long long)gp->goid,
+                  rt_readgstatus(gp));
+    casgstatus(gp, G_WAITING, G_RUNNABLE);
+    rt_g *cur = rt_getg();
+    rt_m *mp = cur != NULL ? cur->m : NULL;
+    if (mp != NULL && mp->p != NULL) {
+        runqput(mp->p, gp, next);
+        rt_wakep();
+    } else {
+        rt_note_foreign_call();
+        rt_lock_acquire(&sched.lock);
+        globrunqput(gp);
+        rt_lock_release(&sched.lock);
+        rt_wakep();
+    }
+}
+
+static void gosched_m(rt_g *gp)
+{
+    rt_m *mp = rt_getg()->m;
+    casgstatus(gp, G_RUNNING, G_RUNNABLE);
+    setcurg(mp, NULL);
+    gp->m = NULL;
+    runqput(mp->p, gp, false);
+    schedule();
+}
+
+void rt_gosched(void) { rt_mcall(gosched_m, false); }
+
+void rt_preempt_check(void)
+{
+    rt_g *gp = rt_curg();
+    if (gp != NULL && rt_unlikely(rt_load_relaxed(&gp->preempt)) && gp->m->locks == 0)
+        rt_gosched();
+}
+
+/* ---- the scheduler loop ---------------------------------------------------- */
+
+/* Run due timers of other Ps and try to steal from them. Random victim
+ * order (Go's randomOrder: start and stride coprime to nprocs). */
+static rt_g *stealwork(rt_p *pp, bool timers, bool *inherit, bool *ranTimer)
+{
+    int32_t n = rt_procs();
+    for (int round = 0; round < 4; round++) {
+        bool last = round == 3;
+        uint32_t start = rt_fastrandn((uint32_t)n);
+        /* stride coprime to n: try odd strides until gcd == 1 */
+        uint32_t inc = 1;
+        if (n > 2) {
+            uint32_t cands = rt_fastrandn((uint32_t)n) | 1;
+            for (uint32_t c = cands; c < (uint32_t)(2 * n); c += 2) {
+                uint32_t a = c, b = (uint32_t)n;
+                while (b) {
+                    uint32_t t = a % b;
+                    a = b;
+                    b = t;
+                }
+                if (a == 1) {
+                    inc = c % (uint32_t)n;
+                    if (inc == 0)
+                        inc = 1;
+                    break;
+                }
+            }
+        }
+        uint32_t pos = start;
+        for (int32_t i = 0; i < n; i++, pos = (pos + inc) % (uint32_t)n) {
+            if (rt_load_relaxed(&sched.gcwaiting))
+                return NULL;
+            rt_p *p2 = rt_allp[pos];
+            if (p2 == pp)
+                continue;
+            if (last && timers && rt_load_relaxed(&p2->timer0when) != 0) {
+                bool ran = false;
+                rt_checktimers(p2, 0, &ran);
+                if (ran) {
+                    *ranTimer = true;
+                    rt_g *gp = runqget(pp, inherit);
+                    if (gp != NULL)
+                        return gp;
+                }
+            }
+            if (!runqempty(p2)) {
+                rt_g *gp = runqsteal(pp, p2, last);
+                if (gp != NULL) {
+                    *inherit = false;
+                    return gp;
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+static bool anywork(void)
+{
+    if (rt_load_relaxed(&sched.runqsize) != 0)
+        return true;
+    for (int32_t i = 0; i < rt_procs(); i++)
+        if (!runqempty(rt_allp[i]))
+            return true;
+    return false;
+}
+
+/* findrunnable: find a G to run; blocks (the M sleeps) until there is one. */
+static rt_g *findrunnable(bool *inherit)
+{
+    rt_m *mp = rt_getg()->m;
+top:;
+    rt_p *pp = mp->p;
+    if (rt_load_relaxed(&sched.gcwaiting)) {
+        gcstopm();
+        goto top;
+    }
+    bool ran = false;
+    rt_checktimers(pp, 0, &ran);
+
+    rt_g *gp;
+    if (pp->schedtick % 61 == 0 && rt_load_relaxed(&sched.runqsize) > 0) {
+        rt_lock_acquire(&sched.lock);
+        gp = globrunqget(pp, 1);
+        rt_lock_release(&sched.lock);
+        if (gp != NULL) {
+            *inherit = false;
+            return gp;
+        }
+    }
+    if ((gp = runqget(pp, inherit)) != NULL)
+        return gp;
+    if (rt_load_relaxed(&sched.runqsize) != 0) {
+        rt_lock_acquire(&sched.lock);
+        gp = globrunqget(pp, 0);
+        rt_lock_release(&sched.lock);
+        if (gp != NULL) {
+            *inherit = false;
+            return gp;
+        }
+    }
+
+    /* Spin looking for work, if not too many Ms already are. */
+    int32_t procs = rt_procs();
+    if (mp->spinning || 2 * (int32_t)rt_load(&sched.nmspinning) < procs - (int32_t)rt_load(&sched.npidle)) {
+        if (!mp->spinning) {
+            mp->spinning = true;
+            rt_xadd(&sched.nmspinning, 1);
+        }
+        int64_t deadline = 0;
+        for (int iter = 0;; iter++) {
+            bool ranTimer = false;
+            gp = stealwork(pp, true, inherit, &ranTimer);
+            if (gp != NULL)
+                return gp;
+            if (rt_load_relaxed(&sched.gcwaiting))
+                goto top;
+            if (ranTimer || rt_load_relaxed(&sched.runqsize) != 0 ||
+                rt_load_relaxed(&pp->timer0when) != 0) {
+                rt_checktimers(pp, 0, &ran);
+                if ((gp = runqget(pp, inherit)) != NULL)
+                    return gp;
+                if (rt_load_relaxed(&sched.runqsize) != 0) {
+                    rt_lock_acquire(&sched.lock);
+                    gp = globrunqget(pp, 0);
+                    rt_lock_release(&sched.lock);
+                    if (gp != NULL) {
+                        *inherit = false;
+                        return gp;
+                    }
+                }
+            }
+            if (rt_debug.spinus <= 0 || procs == 1)
+                break;
+            int64_t now = rt_nanotime();
+            if (deadline == 0)
+                deadline = now + (int64_t)rt_debug.spinus * 1000;
+            else if (now >= deadline)
+                break;
+            rt_procyield(50);
+            (void)iter;
+        }
+    }
+
+    /* Nothing found: give up the P. */
+    rt_lock_acquire(&sched.lock);
+    if (rt_load_relaxed(&sched.gcwaiting)) {
+        rt_lock_release(&sched.lock);
+        goto top;
+    }
+    if (sched.runqsize != 0) {
+        gp = globrunqget(pp, 0);
+        rt_lock_release(&sched.lock);
+        *inherit = false;
+        return gp;
+    }
+    if (releasep() != pp)
+        rt_throw("findrunnable: wrong p");
+    pidleput(pp);
+    rt_lock_release(&sched.lock);
+
+    bool wasspinning = mp->spinning;
+    if (mp->spinning) {
+        mp->spinning = false;
+        if ((int32_t)rt_xadd(&sched.nmspinning, (uint32_t)-1) < 0)
+            rt_throw("findrunnable: negative nmspinning");
+    }
+    /* Re-check all run queues: a G readied after we decided there was no
+     * work but before nmspinning dropped saw a spinner and woke nobody. */
+    if (wasspinning && anywork()) {
+        rt_lock_acquire(&sched.lock);
+        pp = pidleget();
+        rt_lock_release(&sched.lock);
+        if (pp != NULL) {
+            acquirep(pp);
+            mp->spinning = true;
+            rt_xadd(&sched.nmspinning, 1);
+            goto top;
+        }
+    }
+    /* Sleep until the earliest timer if we are the watcher, else until
+     * woken. */
+    int64_t when = rt_nobarrier_earliest_timer();
+    if (when != 0) {
+        if (!stopm_timers(when)) {
+            rt_lock_acquire(&sched.lock);
+            pp = pidleget();
+            rt_lock_release(&sched.lock);
+            if (pp == NULL) {
+                stopm();
+            } else {
+                acquirep(pp);
+            }
+        }
+    } else {
+        stopm();
+    }
+    goto top;
+}
+
+static void stoplockedm(void);
+static void startlockedm(rt_g *gp);
+
+static void schedule(void)
+{
+    rt_m *mp = rt_getg()->m;
+    if (mp->locks != 0)
+        rt_throw("schedule: holding locks");
+    if (mp->lockedg != NULL) {
+        stoplockedm();
+        execute(mp->lockedg, false); /* never returns */
+    }
+top:;
+    bool inherit = false;
+    rt_g *gp = findrunnable(&inherit);
+    if (mp->spinning)
+        resetspinning();
+    if (gp->lockedm != NULL && gp->lockedm != mp) {
+        /* Hand our P to the M the G is wired to, and wait for another. */
+        startlockedm(gp);
+        goto top;
+    }
+    execute(gp, inherit);
+}
+
+/* ---- lockOSThread ------------------------------------------------------------ */
+
+static void stoplockedm(void)
+{
+    rt_m *mp = rt_getg()->m;
+    if (mp->lockedg == NULL || mp->lockedg->lockedm != mp)
+        rt_throw("stoplockedm: inconsistent locking");
+    if (mp->p != NULL)
+        handoffp(releasep());
+    rt_lock_acquire(&sched.lock);
+    sched.nmidlelocked++;
+    rt_checkdead();
+    rt_lock_release(&sched.lock);
+    mp->blocked = true;
+    rt_notesleep(&mp->park);
+    mp->blocked = false;
+    rt_noteclear(&mp->park);
+    rt_lock_acquire(&sched.lock);
+    sched.nmidlelocked--;
+    rt_lock_release(&sched.lock);
+    acquirep(mp->nextp);
+    mp->nextp = NULL;
+}
+
+static void startlockedm(rt_g *gp)
+{
+    rt_m *mp = rt_getg()->m;
+    rt_m *m2 = gp->lockedm;
+    if (m2 == mp || m2->nextp != NULL)
+        rt_throw("startlockedm: locked to me");
+    /* Give our P to the locked M, which runs gp (its lockedg) at once. */
+    rt_p *pp = releasep();
+    m2->nextp = pp;
+    rt_notewakeup(&m2->park);
+    stopm();
+}
+
+void rt_lockOSThread(void)
+{
+    rt_g *gp = rt_curg();
+    if (gp == NULL)
+        return;
+    if (gp->locked++ == 0) {
+        gp->lockedm = gp->m;
+        gp->m->lockedg = gp;
+    }
+}
+
+void rt_unlockOSThread(void)
+{
+    rt_g *gp = rt_curg();
+    if (gp == NULL || gp->locked == 0)
+        return;
+    if (--gp->locked == 0) {
+        gp->m->lockedg = NULL;
+        gp->lockedm = NULL;
+    }
+}
+
+/* ---- deadlock detection (Go: checkdead) ----------------------------------- */
+
+int64_t rt_sysg_count;
+
+static bool checkdead_g(rt_g *gp, void *arg)
+{
+    int32_t *counts = arg;
+    uint32_t s = rt_readgstatus(gp);
+    if (gp->sysg || s == G_IDLE || s == G_DEAD)
+        return true;
+    if (s == G_WAITING) {
+        counts[0]++;
+        return true;
+    }
+    counts[1]++; /* runnable, running or in a syscall */
+    return true;
+}
+
+/* Called with sched.lock held whenever an M goes idle. */
+void rt_checkdead(void)
+{
+    if (!rt_debug.checkdead || sched.nmain == 0 || rt_load_relaxed(&sched.foreign_calls) != 0)
+        return;
+    int32_t run = mcount() - sched.nmidle - sched.nmidlelocked - sched.nmsys;
+    if (run > 0)
+        return;
+    if (run < 0) {
+        rt_printf("runtime: checkdead: nmidle=%d nmidlelocked=%d mcount=%d nmsys=%d\n", sched.nmidle,
+                  sched.nmidlelocked, mcount(), sched.nmsys);
+        rt_throw("checkdead: inconsistent counts");
+    }
+    int32_t counts[2] = {0, 0};
+    rt_foreachg(checkdead_g, counts);
+    if (counts[1] > 0)
+        return; /* a G is being handed between Ms; not our business */
+    if (counts[0] == 0) {
+        rt_lock_release(&sched.lock);
+        rt_fatal("no goroutines (main called runtime.Goexit) - deadlock!");
+    }
+    for (int32_t i = 0; i < rt_procs(); i++)
+        if (rt_load(&rt_allp[i]->timer0when) != 0)
+            return;
+    rt_lock_release(&sched.lock);
+    rt_fatal("all goroutines are asleep - deadlock!");
+}
+
+void rt_note_foreign_call(void)
+{
+    if (rt_load_relaxed(&sched.foreign_calls) == 0)
+        rt_xadd(&sched.foreign_calls, 1);
+}
+
+/* ---- M start --------------------------------------------------------------- */
+
+static void minit(rt_m *mp, uintptr_t sp)
+{
+    rt_setg(mp->g0);
+    mp->tid = (int)syscall(SYS_gettid);
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+    }
+    mp->g0_lo = (uintptr_t)addr;
+    mp->g0_hi = (uintptr_t)addr + size;
+    if (mp->g0_hi == 0 || sp > mp->g0_hi || sp < mp->g0_lo) {
+        mp->g0_lo = sp - 64 * 1024;
+        mp->g0_hi = sp;
+    }
+    mp->g0_sp = (void *)((sp - 256) & ~(uintptr_t)15);
+    mp->g0->stk.lo = mp->g0_lo;
+    mp->g0->stk.hi = mp->g0_hi;
+#if defined(GORT_TSAN)
+    /* The first schedule() runs on the thread's own fiber; later g0 runs
+     * get fresh ones (tsan_renew_g0). A fiber must not be switched to in
+     * the middle of a call chain that then returns. */
+    mp->tsan_thread_fiber = mp->tsan_g0_fiber = __tsan_get_current_fiber();
+#endif
+    rt_minitsignals(mp);
+    if (mp != &rt_m0) {
+        /* newosproc blocked everything for the thread's start; restore the
+         * creator's mask now that the altstack is in place. Synchronous
+         * signals (SIGSEGV) arriving while blocked would kill the process. */
+        sigdelset(&mp->sigmask, SIGSEGV);
+        sigdelset(&mp->sigmask, SIGBUS);
+        pthread_sigmask(SIG_SETMASK, &mp->sigmask, NULL);
+    }
+}
+
+static void *mstart_thread(void *arg)
+{
+    rt_m *mp = arg;
+    minit(mp, rt_arch_getsp());
+    if (mp->sysmon)
+        rt_sysmon_main(); /* never returns */
+    acquirep(mp->nextp);
+    mp->nextp = NULL;
+    schedule();
+    return NULL;
+}
+
+void rt_mstart_m0(void *g0_sp)
+{
+    rt_m *mp = &rt_m0;
+    minit(mp, (uintptr_t)g0_sp);
+    rt_store(&rt_started, 1);
+    schedule();
+}
+
+/* ---- init ------------------------------------------------------------------ */
+
+/* schedinit's part: M0 and the first procresize. m0_here: the calling
+ * thread becomes M0 (gort owns main); otherwise (gort_run) all Ps start
+ * idle and Ms are started on demand. */
+void rt_schedinit_procs(int32_t procs)
+{
+    rt_lock_init(&sched.lock, RT_RANK_SCHED);
+    rt_lock_init(&sched.gflock, RT_RANK_GFREE);
+    sched.totaltime_start = rt_nanotime();
+    rt_allp = calloc(GORT_MAXPROCS_LIMIT, sizeof(rt_p *));
+    if (rt_allp == NULL)
+        rt_throw("out of memory");
+    rt_lock_acquire(&sched.lock);
+    rt_procresize(procs);
+    rt_lock_release(&sched.lock);
+}
+
+/* Make the calling thread M0, holding P0 (gort owns main). */
+void rt_m0_init(void)
+{
+    rt_m *mp = &rt_m0;
+    mp->g0 = &g0_m0;
+    g0_m0.m = mp;
+    g0_m0.goid = -1;
+    g0_m0.status = G_RUNNING;
+    mp->fastrand = rt_arch_cputicks() | 1;
+    rt_setg(&g0_m0);
+    rt_lock_acquire(&sched.lock);
+    mcommoninit(mp);
+    for (int32_t i = rt_procs() - 1; i >= 0; i--) {
+        rt_p *pp = rt_allp[i];
+        setpstatus(pp, P_IDLE);
+        if (i == 0)
+            acquirep(pp);
+        else
+            pidleput(pp);
+    }
+    rt_lock_release(&sched.lock);
+}
+
+/* Embedded boot: no M0; every P idle, Ms created by wakep as work comes. */
+void rt_noM0_init(void)
+{
+    rt_lock_acquire(&sched.lock);
+    for (int32_t i = rt_procs() - 1; i >= 0; i--) {
+        setpstatus(rt_allp[i], P_IDLE);
+        pidleput(rt_allp[i]);
+    }
+    rt_lock_release(&sched.lock);
+    rt_store(&rt_started, 1);
+}
+
+void rt_main_started(int delta)
+{
+    rt_lock_acquire(&sched.lock);
+    sched.nmain += delta;
+    rt_lock_release(&sched.lock);
+}
+
+int64_t rt_gcount(void)
+{
+    int64_t n = 0;
+    for (int32_t i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
+        rt_p *pp = rt_load_acq(&rt_allp[i]);
+        if (pp == NULL)
+            break;
+        n += rt_load_relaxed(&pp->ngo_created) - rt_load_relaxed(&pp->ngo_exited);
+    }
+    n += rt_load_relaxed(&sched.ngo_foreign);
+    n -= rt_load_relaxed(&rt_sysg_count);
+    if (n < 0)
+        n = 0;
+    if (n < 1 && rt_curg() != NULL)
+        n = 1; /* counts are read racily; the caller at least exists */
+    return n;
+}
+
+/* ---- public API -------------------------------------------------------------- */
+
+GORT_API void gort_go(void (*fn)(void *), void *arg)
+{
+    if (rt_unlikely(fn == NULL))
+        rt_panic("go of nil func value");
+    if (rt_unlikely(!rt_load_relaxed(&rt_booted)))
+        rt_throw("gort_go called before the runtime started (use gort_main or gort_run)");
+    rt_newproc(fn, arg, (uintptr_t)__builtin_return_address(0), 0, false);
+}
+
+GORT_API int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
+{
+    if (fn == NULL)
+        return -EINVAL;
+    int order = rt_stack_order_for(stack_size);
+    if (order < 0)
+        return -EINVAL;
+    if (rt_unlikely(!rt_load_relaxed(&rt_booted)))
+        rt_throw("gort_go_stack called before the runtime started (use gort_main or gort_run)");
+    rt_newproc(fn, arg, (uintptr_t)__builtin_return_address(0), order, false);
+    return 0;
+}
+
+GORT_API void gort_yield(void)
+{
+    if (rt_curg() == NULL) {
+        rt_osyield();
+        return;
+    }
+    rt_gosched();
+}
+
+GORT_API void gort_goexit(void)
+{
+    if (rt_curg() == NULL)
+        rt_throw("gort_goexit called outside a goroutine");
+    rt_goexit1();
+}
+
+GORT_API uint64_t gort_goid(void)
+{
+    rt_g *gp = rt_curg();
+    return gp != NULL ? (uint64_t)gp->goid : 0;
+}
+
+GORT_API int64_t gort_num_goroutine(void)
+{
+    if (!rt_load_relaxed(&rt_booted))
+        return 0;
+    return rt_gcount();
+}
+
+GORT_API int gort_maxprocs(int n)
+{
+    if (!rt_load_relaxed(&rt_booted))
+        return 0;
+    int ret = rt_load(&rt_gomaxprocs);
+    if (n <= 0 || n == ret)
+        return ret;
+    if (n > GORT_MAXPROCS_LIMIT)
+        n = GORT_MAXPROCS_LIMIT;
+    if (rt_curg() == NULL)
+        rt_throw("gort_maxprocs(n > 0) must be called from a goroutine");
+    rt_stoptheworld("GOMAXPROCS");
+    newprocs = n;
+    rt_starttheworld();
+    return ret;
+}
+
+GORT_API void gort_lock_os_thread(void) { rt_lockOSThread(); }
+GORT_API void gort_unlock_os_thread(void) { rt_unlockOSThread(); }

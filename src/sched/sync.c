@@ -1,0 +1,195 @@
+/* sync.c - gort_waitgroup_t and gort_mutex_t (Go: sync/waitgroup.go,
+ * sync/mutex.go), over the runtime semaphores in sema.c.
+ *
+ * WaitGroup: state = counter << 32 | waiters. Add adjusts the counter with
+ * one atomic add; when it reaches zero with waiters, Add resets the state
+ * and releases the semaphore once per waiter. Wait increments the waiter
+ * count with a CAS (only while counter > 0) and blocks on the semaphore.
+ *
+ * Mutex: Go's sync.Mutex, state bits
+ *     bit 0  locked     bit 1  woken (an unlocker woke a waiter; don't wake
+ *     another)          bit 2  starving      bits 3..  waiter count
+ * Normal mode: waiters queue FIFO but a woken waiter competes with new
+ * arrivals (which are running and usually win: good throughput). A waiter
+ * that failed for > 1 ms switches the mutex to starvation mode: Unlock then
+ * hands ownership directly to the first waiter and newcomers queue at the
+ * tail. Starvation ends when the last waiter, or one that waited < 1 ms,
+ * acquires it. Spinning before queueing is allowed only on a multicore
+ * machine with other running Ps and an empty local run queue (canspin).
+ *
+ * Misuse is reported as Go does: "panic: sync: negative WaitGroup counter",
+ * "fatal error: sync: unlock of unlocked mutex". */
+#include "sched.h"
+#include "../boot/boot.h"
+#include "../debug/debug.h"
+
+#include <gort.h>
+
+/* ---- WaitGroup ---------------------------------------------------------------- */
+
+GORT_API void gort_wg_add(gort_waitgroup_t *wg, int64_t delta)
+{
+    if (delta > INT32_MAX || delta < INT32_MIN)
+        rt_panic("sync: WaitGroup delta out of range");
+    uint64_t state = __atomic_add_fetch(&wg->state, (uint64_t)delta << 32, __ATOMIC_SEQ_CST);
+    int32_t v = (int32_t)(state >> 32);
+    uint32_t w = (uint32_t)state;
+    if (v < 0)
+        rt_panic("sync: negative WaitGroup counter");
+    if (w != 0 && delta > 0 && v == (int32_t)delta)
+        rt_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
+    if (v > 0 || w == 0)
+        return;
+    /* Counter is 0 and there are waiters: nobody may change the state now
+     * but us (Add concurrently with Wait would be misuse). */
+    if (rt_load(&wg->state) != state)
+        rt_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
+    rt_store(&wg->state, 0);
+    for (; w != 0; w--)
+        rt_semrelease(&wg->sema, false);
+}
+
+GORT_API void gort_wg_done(gort_waitgroup_t *wg) { gort_wg_add(wg, -1); }
+
+GORT_API void gort_wg_wait(gort_waitgroup_t *wg)
+{
+    for (;;) {
+        uint64_t state = rt_load(&wg->state);
+        if ((int32_t)(state >> 32) == 0)
+            return;
+        if (rt_cas(&wg->state, state, state + 1)) {
+            rt_semacquire(&wg->sema, false, WR_SEMACQUIRE);
+            if (rt_load(&wg->state) != 0)
+                rt_panic("sync: WaitGroup is reused before previous Wait has returned");
+            return;
+        }
+    }
+}
+
+/* ---- Mutex ---------------------------------------------------------------- */
+
+enum {
+    MUTEX_LOCKED = 1,
+    MUTEX_WOKEN = 2,
+    MUTEX_STARVING = 4,
+    MUTEX_WAITER_SHIFT = 3,
+};
+#define STARVATION_THRESHOLD_NS 1000000
+#define ACTIVE_SPIN 4
+#define ACTIVE_SPIN_CNT 30
+
+/* Go's sync_runtime_canSpin: spin only if it can pay off. */
+static bool canspin(int iter)
+{
+    rt_g *gp = rt_curg(); /* first: a foreign thread may race with boot */
+    if (gp == NULL || gp->m->p == NULL || iter >= ACTIVE_SPIN || rt_ncpu <= 1)
+        return false;
+    if (rt_procs() <= (int32_t)(rt_load_relaxed(&rt_sched_.npidle) + rt_load_relaxed(&rt_sched_.nmspinning)) + 1)
+        return false;
+    rt_p *pp = gp->m->p;
+    if (rt_load_relaxed(&pp->runqhead) != rt_load_relaxed(&pp->runqtail) || rt_load_relaxed(&pp->runnext) != NULL)
+        return false;
+    return true;
+}
+
+static void lockslow(gort_mutex_t *m)
+{
+    int64_t waitstart = 0;
+    bool starving = false, awoke = false;
+    int iter = 0;
+    int32_t old = rt_load(&m->state);
+    for (;;) {
+        /* Spin while locked (not starving) if spinning makes sense; set
+         * woken so Unlock does not wake another waiter meanwhile. */
+        if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED && canspin(iter)) {
+            if (!awoke && (old & MUTEX_WOKEN) == 0 && (old >> MUTEX_WAITER_SHIFT) != 0 &&
+                rt_cas(&m->state, old, old | MUTEX_WOKEN))
+                awoke = true;
+            rt_procyield(ACTIVE_SPIN_CNT);
+            iter++;
+            old = rt_load(&m->state);
+            continue;
+        }
+        int32_t new_ = old;
+        if ((old & MUTEX_STARVING) == 0)
+            new_ |= MUTEX_LOCKED; /* don't grab a starving mutex: queue */
+        if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) != 0)
+            new_ += 1 << MUTEX_WAITER_SHIFT;
+        if (starving && (old & MUTEX_LOCKED) != 0)
+            new_ |= MUTEX_STARVING;
+        if (awoke) {
+            if ((new_ & MUTEX_WOKEN) == 0)
+                rt_throw("sync: inconsistent mutex state");
+            new_ &= ~MUTEX_WOKEN;
+        }
+        if (rt_cas(&m->state, old, new_)) {
+            if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == 0)
+                return; /* locked with CAS */
+            bool lifo = waitstart != 0;
+            if (waitstart == 0)
+                waitstart = rt_nanotime();
+            rt_semacquire(&m->sema, lifo, WR_SEMACQUIRE);
+            starving = starving || rt_nanotime() - waitstart > STARVATION_THRESHOLD_NS;
+            old = rt_load(&m->state);
+            if ((old & MUTEX_STARVING) != 0) {
+                /* Ownership was handed to us; fix up the state. */
+                if ((old & (MUTEX_LOCKED | MUTEX_WOKEN)) != 0 || (old >> MUTEX_WAITER_SHIFT) == 0)
+                    rt_throw("sync: inconsistent mutex state");
+                int32_t delta = MUTEX_LOCKED - (1 << MUTEX_WAITER_SHIFT);
+                if (!starving || (old >> MUTEX_WAITER_SHIFT) == 1)
+                    delta -= MUTEX_STARVING; /* exit starvation mode */
+                __atomic_add_fetch(&m->state, delta, __ATOMIC_SEQ_CST);
+                return;
+            }
+            awoke = true;
+            iter = 0;
+        } else {
+            old = rt_load(&m->state);
+        }
+    }
+}
+
+GORT_API void gort_mutex_lock(gort_mutex_t *m)
+{
+    if (rt_likely(rt_cas(&m->state, 0, MUTEX_LOCKED)))
+        return;
+    lockslow(m);
+}
+
+GORT_API bool gort_mutex_trylock(gort_mutex_t *m)
+{
+    int32_t old = rt_load(&m->state);
+    if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) != 0)
+        return false;
+    return rt_cas(&m->state, old, old | MUTEX_LOCKED);
+}
+
+static void unlockslow(gort_mutex_t *m, int32_t new_)
+{
+    if (((new_ + MUTEX_LOCKED) & MUTEX_LOCKED) == 0)
+        rt_fatal("sync: unlock of unlocked mutex");
+    if ((new_ & MUTEX_STARVING) == 0) {
+        int32_t old = new_;
+        for (;;) {
+            /* Nobody to wake, or someone already woken/locked it. */
+            if ((old >> MUTEX_WAITER_SHIFT) == 0 || (old & (MUTEX_LOCKED | MUTEX_WOKEN | MUTEX_STARVING)) != 0)
+                return;
+            new_ = (old - (1 << MUTEX_WAITER_SHIFT)) | MUTEX_WOKEN;
+            if (rt_cas(&m->state, old, new_)) {
+                rt_semrelease(&m->sema, false);
+                return;
+            }
+            old = rt_load(&m->state);
+        }
+    } else {
+        /* Starving: hand off to the next waiter and yield to it. */
+        rt_semrelease(&m->sema, true);
+    }
+}
+
+GORT_API void gort_mutex_unlock(gort_mutex_t *m)
+{
+    int32_t new_ = __atomic_add_fetch(&m->state, -MUTEX_LOCKED, __ATOMIC_SEQ_CST);
+    if (rt_unlikely(new_ != 0))
+        unlockslow(m, new_);
+}

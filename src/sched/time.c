@@ -1,0 +1,281 @@
+/* time.c - per-P timer heaps and gort_sleep (Go: time.go, runtime timers).
+ *
+ * Each P owns a 4-ary min-heap of timers ordered by `when`, guarded by
+ * p->timerslock (other Ps run due timers of idle Ps while stealing).
+ * p->timer0when mirrors the root's `when` (0: empty) so the scheduler can
+ * check "anything due?" with one load and no lock.
+ *
+ * Who fires timers:
+ *   - every schedule() of the owning P (rt_checktimers on its own heap);
+ *   - a spinning M, on its last steal round, for other Ps' heaps;
+ *   - when every P is idle, the one M that sleeps until the earliest timer
+ *     (sched.timerm, see stopm_timers in proc.c); adding an earlier timer
+ *     wakes it so it re-arms.
+ *
+ * A timer's function runs without any lock held, on an M that holds a P,
+ * so it may ready goroutines (gort_sleep's timer readies its G).
+ *
+ * Lock order: p->timerslock is taken after sched.lock is *released*:
+ * adding a timer never holds timerslock while waking the watcher.
+ *
+ * Invariants: t->pp != NULL <=> t is in t->pp's heap at index t->idx;
+ * p->timer0when == (p->ntimers ? p->timers[0]->when : 0). */
+#include "sched.h"
+#include "../debug/debug.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t rt_nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void siftup(rt_timer **h, int32_t i)
+{
+    rt_timer *t = h[i];
+    int64_t when = t->when;
+    while (i > 0) {
+        int32_t p = (i - 1) / 4;
+        if (when >= h[p]->when)
+            break;
+        h[i] = h[p];
+        h[i]->idx = i;
+        i = p;
+    }
+    h[i] = t;
+    t->idx = i;
+}
+
+static void siftdown(rt_timer **h, int32_t n, int32_t i)
+{
+    rt_timer *t = h[i];
+    int64_t when = t->when;
+    for (;;) {
+        int32_t c = i * 4 + 1;
+        if (c >= n)
+            break;
+        int32_t best = c;
+        int64_t w = h[c]->when;
+        for (int32_t k = c + 1; k < c + 4 && k < n; k++) {
+            if (h[k]->when < w) {
+                w = h[k]->when;
+                best = k;
+            }
+        }
+        if (w >= when)
+            break;
+        h[i] = h[best];
+        h[i]->idx = i;
+        i = best;
+    }
+    h[i] = t;
+    t->idx = i;
+}
+
+static void update0(rt_p *pp)
+{
+    rt_store(&pp->timer0when, pp->ntimers > 0 ? pp->timers[0]->when : 0);
+}
+
+/* Remove the timer at index i (timerslock held). */
+static void heapremove(rt_p *pp, int32_t i)
+{
+    rt_timer **h = pp->timers;
+    int32_t last = --pp->ntimers;
+    rt_store_relaxed(&h[i]->pp, NULL);
+    if (i != last) {
+        rt_timer *moved = h[last];
+        h[i] = moved;
+        moved->idx = i;
+        siftup(h, i);
+        siftdown(h, pp->ntimers, moved->idx);
+    }
+    h[last] = NULL;
+    update0(pp);
+}
+
+static void heappush(rt_p *pp, rt_timer *t)
+{
+    if (pp->ntimers == pp->timerscap) {
+        int32_t cap = pp->timerscap ? pp->timerscap * 2 : 64;
+        rt_timer **nh = realloc(pp->timers, (size_t)cap * sizeof(*nh));
+        if (nh == NULL)
+            rt_throw("out of memory growing the timer heap");
+        pp->timers = nh;
+        pp->timerscap = cap;
+    }
+    rt_store_relaxed(&t->pp, pp);
+    pp->timers[pp->ntimers] = t;
+    siftup(pp->timers, pp->ntimers++);
+    update0(pp);
+}
+
+/* The M sleeping until the earliest timer must re-arm if t is earlier. */
+static void wake_timerm(int64_t when)
+{
+    if (rt_load_relaxed(&rt_sched_.timerm) == NULL) {
+        /* Nobody watches timers: if every P is idle, start one. */
+        if (rt_load(&rt_sched_.npidle) == (uint32_t)rt_procs())
+            rt_wakep();
+        return;
+    }
+    rt_lock_acquire(&rt_sched_.lock);
+    rt_m *mp = rt_sched_.timerm;
+    if (mp != NULL && when < rt_sched_.timerm_when) {
+        rt_store_relaxed(&rt_sched_.timerm, NULL);
+        rt_notewakeup(&mp->park);
+    }
+    rt_lock_release(&rt_sched_.lock);
+}
+
+/* addtimer: put t in the current P's heap (P0's for a thread without P). */
+void rt_addtimer(rt_timer *t)
+{
+    rt_g *g = rt_getg();
+    rt_p *pp = (g != NULL && g->m != NULL && g->m->p != NULL) ? g->m->p : rt_allp[0];
+    if (t->when <= 0)
+        t->when = rt_nanotime();
+    rt_lock_acquire(&pp->timerslock);
+    if (rt_load_relaxed(&t->pp) != NULL)
+        rt_throw("addtimer: timer already in a heap");
+    heappush(pp, t);
+    bool first = pp->timers[0] == t;
+    int64_t when = t->when;
+    rt_lock_release(&pp->timerslock);
+    if (first)
+        wake_timerm(when);
+}
+
+/* deltimer: remove t if it has not fired; true if it was removed. */
+bool rt_deltimer(rt_timer *t)
+{
+    for (;;) {
+        rt_p *pp = rt_load(&t->pp);
+        if (pp == NULL)
+            return false;
+        rt_lock_acquire(&pp->timerslock);
+        if (t->pp == pp) {
+            heapremove(pp, t->idx);
+            rt_lock_release(&pp->timerslock);
+            return true;
+        }
+        rt_lock_release(&pp->timerslock);
+    }
+}
+
+/* checktimers: run pp's due timers (now == 0: read the clock if needed).
+ * Returns the next timer's when (0: none). *ran is set if any ran. */
+int64_t rt_checktimers(rt_p *pp, int64_t now, bool *ran)
+{
+    int64_t next = rt_load(&pp->timer0when);
+    if (next == 0)
+        return 0;
+    if (now == 0)
+        now = rt_nanotime();
+    if (now < next)
+        return next;
+    rt_lock_acquire(&pp->timerslock);
+    while (pp->ntimers > 0) {
+        rt_timer *t = pp->timers[0];
+        if (t->when > now)
+            break;
+        void (*f)(void *, uintptr_t) = t->f;
+        void *arg = t->arg;
+        uintptr_t seq = t->seq;
+        if (t->period > 0) {
+            /* Re-arm before running, as Go does, skipping missed ticks. */
+            int64_t delta = t->when - now;
+            t->when += t->period * (1 + -delta / t->period);
+            siftdown(pp->timers, pp->ntimers, 0);
+            update0(pp);
+        } else {
+            heapremove(pp, 0);
+        }
+        rt_lock_release(&pp->timerslock);
+        f(arg, seq);
+        *ran = true;
+        rt_lock_acquire(&pp->timerslock);
+    }
+    next = pp->ntimers > 0 ? pp->timers[0]->when : 0;
+    rt_lock_release(&pp->timerslock);
+    return next;
+}
+
+int64_t rt_timer_next(rt_p *pp) { return rt_load(&pp->timer0when); }
+
+/* Earliest timer over all Ps, read without locks (Go: nobarrierWakeTime). */
+int64_t rt_nobarrier_earliest_timer(void)
+{
+    int64_t next = 0;
+    for (int32_t i = 0; i < rt_procs(); i++) {
+        int64_t w = rt_load(&rt_allp[i]->timer0when);
+        if (w != 0 && (next == 0 || w < next))
+            next = w;
+    }
+    return next;
+}
+
+/* Move every timer of `from` (being destroyed) to `to`. */
+void rt_timers_move(rt_p *to, rt_p *from)
+{
+    for (;;) {
+        rt_lock_acquire(&from->timerslock);
+        if (from->ntimers == 0) {
+            rt_lock_release(&from->timerslock);
+            return;
+        }
+        rt_timer *t = from->timers[from->ntimers - 1];
+        heapremove(from, from->ntimers - 1);
+        rt_lock_release(&from->timerslock);
+        rt_lock_acquire(&to->timerslock);
+        heappush(to, t);
+        rt_lock_release(&to->timerslock);
+    }
+}
+
+/* ---- gort_sleep -------------------------------------------------------------- */
+
+static void goroutine_ready(void *arg, uintptr_t seq)
+{
+    (void)seq;
+    rt_ready((rt_g *)arg, true);
+}
+
+/* unlockf for the sleep park: arm the timer only once the G is _Gwaiting,
+ * so it cannot fire (and ready the G) while the G is still running. */
+static bool sleep_arm(rt_g *gp, void *arg)
+{
+    (void)gp;
+    rt_addtimer((rt_timer *)arg);
+    return true;
+}
+
+GORT_API void gort_sleep(int64_t ns)
+{
+    if (ns <= 0)
+        return;
+    rt_g *gp = rt_curg();
+    if (gp == NULL) {
+        struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        return;
+    }
+    rt_timer *t = &gp->timer;
+    int64_t when = rt_nanotime() + ns;
+    if (when < 0) /* overflow: sleep "forever" */
+        when = INT64_MAX;
+    t->when = when;
+    t->period = 0;
+    t->f = goroutine_ready;
+    t->arg = gp;
+    t->seq = 0;
+    rt_park(sleep_arm, t, WR_SLEEP);
+}
+
+GORT_API int64_t gort_nanotime(void) { return rt_nanotime(); }

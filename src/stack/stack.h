@@ -1,0 +1,55 @@
+/* src/stack/stack.h - goroutine stacks (Go: stack.go). Design in stack.c. */
+#ifndef GORT_STACK_H
+#define GORT_STACK_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+/* Stack size classes ("orders"): slot size 16 KiB << order, the lowest
+ * page of each slot being the guard. Order 4 (256 KiB) is the default. */
+#define RT_STACK_MIN_SHIFT 14
+#define RT_STACK_NORDERS 17 /* 16 KiB .. 1 GiB */
+#define RT_STACK_DEFAULT_ORDER 4
+#define RT_STACK_CACHED_ORDERS 6 /* orders 0..5 (<= 512 KiB) have per-P caches */
+#define RT_STACK_CACHE_MAX 16    /* per order per P; refill/release half */
+
+/* How a stack's overflow is caught (see docs/stacks.md). */
+enum {
+    RT_GUARD_MADVISE = 1,  /* MADV_GUARD_INSTALL page: fault on touch, no VMA split */
+    RT_GUARD_MPROTECT = 2, /* PROT_NONE page: fault on touch, costs 2 VMAs */
+    RT_GUARD_CANARY = 3,   /* canary word at the low end, checked on every switch */
+};
+
+/* A stack: usable memory [lo, hi); the guard page is [lo - page, lo). */
+typedef struct rt_stack {
+    uintptr_t lo, hi;
+    uint8_t order;
+    uint8_t guard; /* RT_GUARD_* */
+} rt_stack;
+
+/* Per-P stack cache (Go: p.mcache.stackcache). Owned by its P: only the
+ * M holding the P touches it, without locks. */
+typedef struct rt_stackcache {
+    uint32_t n[RT_STACK_CACHED_ORDERS];
+    uintptr_t slot[RT_STACK_CACHED_ORDERS][RT_STACK_CACHE_MAX];
+} rt_stackcache;
+
+#define RT_STACK_CANARY 0x9e3779b97f4a7c15ull
+
+/* stack.c */
+void rt_stackinit(void);
+int rt_stack_order_for(size_t size);            /* -1 if out of range */
+size_t rt_stack_order_size(int order);          /* usable bytes of an order */
+void rt_stackalloc(rt_stackcache *c, int order, rt_stack *out); /* c may be NULL; fatal on OOM */
+void rt_stackfree(rt_stackcache *c, rt_stack *s, bool deep);    /* c may be NULL */
+void rt_stackcache_flush(rt_stackcache *c);
+int64_t rt_stack_scavenge(void);                /* bounded background work; returns stacks released */
+bool rt_stack_canary_ok(const rt_stack *s);
+const char *rt_stack_guard_name(int guard);
+int rt_stack_guard_mode(void);                  /* mode new stacks get now */
+uint64_t rt_stack_inuse_bytes(void);            /* reserved by stacks handed out */
+uintptr_t rt_stack_chunk_base(uintptr_t addr);   /* start of the stack chunk holding addr, or 0 */
+extern int rt_stack_default_order;              /* GORTSTACKSIZE, default RT_STACK_DEFAULT_ORDER */
+
+#endif /* GORT_STACK_H */

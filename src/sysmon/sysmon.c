@@ -1,0 +1,100 @@
+/* sysmon.c - the system monitor (Go: proc.go sysmon).
+ *
+ * sysmon runs on its own M without a P, so it works even when every P is
+ * busy or stuck. It sleeps 20 us, doubling after 50 idle rounds up to
+ * 10 ms, as Go's. When every P is idle it sleeps on sched.sysmonnote until
+ * startm or starttheworld wakes it (bounded by 1 s while it still has
+ * background work, like stack scavenging, left to do).
+ *
+ * Each round, with a documented work bound:
+ *   - stacks: every ~100 ms, return the pages of pooled stacks that sat
+ *     idle for a whole period, and of stacks a deep call chain dirtied, to
+ *     the OS (<= 256 madvise calls per round; rt_stack_scavenge).
+ * The syscall retake, async preemption, netpoll nudge and forced GC duties
+ * of Go's sysmon arrive with the issues that need them.
+ *
+ * sysmon never holds a P, never parks a goroutine, and takes sched.lock
+ * only to decide whether to sleep. */
+#include "sysmon.h"
+#include "../sched/sched.h"
+#include "../boot/boot.h"
+#include "../stack/stack.h"
+#include "../debug/debug.h"
+
+#include <time.h>
+#include <unistd.h>
+
+static rt_m *sysmon_m;
+
+#define STACK_PERIOD_NS (100 * 1000 * 1000)
+
+void rt_sysmon_start(void)
+{
+    if (sysmon_m != NULL)
+        return;
+    sysmon_m = rt_newm(NULL, false, true);
+}
+
+void rt_sysmon_wake(void)
+{
+    rt_lock_acquire(&rt_sched_.lock);
+    if (rt_load(&rt_sched_.sysmonwait)) {
+        rt_store(&rt_sched_.sysmonwait, 0);
+        rt_notewakeup(&rt_sched_.sysmonnote);
+    }
+    rt_lock_release(&rt_sched_.lock);
+}
+
+static void usleep_ns(int64_t ns)
+{
+    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+    nanosleep(&ts, NULL);
+}
+
+void rt_sysmon_main(void)
+{
+    int64_t delay = 0; /* us */
+    int idle = 0;
+    int64_t laststack = rt_nanotime();
+    bool stackwork = false;
+    for (;;) {
+        if (idle == 0)
+            delay = 20;
+        else if (idle > 50)
+            delay *= 2;
+        if (delay > 10 * 1000)
+            delay = 10 * 1000;
+        usleep_ns(delay * 1000);
+        int64_t now = rt_nanotime();
+
+        if (rt_load(&rt_sched_.gcwaiting) || rt_load(&rt_sched_.npidle) == (uint32_t)rt_procs()) {
+            rt_lock_acquire(&rt_sched_.lock);
+            if (rt_load(&rt_sched_.gcwaiting) ||
+                rt_load(&rt_sched_.npidle) == (uint32_t)rt_procs()) {
+                rt_store(&rt_sched_.sysmonwait, 1);
+                rt_noteclear(&rt_sched_.sysmonnote);
+                rt_lock_release(&rt_sched_.lock);
+                /* Finish background work first (bounded sleep), then sleep
+                 * until the scheduler wakes us. */
+                rt_notetsleep(&rt_sched_.sysmonnote, stackwork ? 1000 * 1000 * 1000 : -1);
+                rt_lock_acquire(&rt_sched_.lock);
+                rt_store(&rt_sched_.sysmonwait, 0);
+                rt_noteclear(&rt_sched_.sysmonnote);
+                rt_lock_release(&rt_sched_.lock);
+                idle = 0;
+                delay = 20;
+                now = rt_nanotime();
+                if (stackwork)
+                    laststack = 0; /* do the pending work now */
+            } else {
+                rt_lock_release(&rt_sched_.lock);
+            }
+        }
+
+        if (rt_debug.stackscavenge && now - laststack >= STACK_PERIOD_NS) {
+            laststack = now;
+            stackwork = rt_stack_scavenge() > 0;
+        }
+        idle++;
+    }
+}

@@ -1,0 +1,112 @@
+/* e2e_fatal.c - programs that must die the way Go dies. Each case is run by
+ * ctest through expect.sh, which checks the exit status (2) and Go's
+ * wording (see tests/CMakeLists.txt). */
+#include <gort.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static gort_waitgroup_t wg;
+static gort_mutex_t mu;
+
+static void block_forever_on_wg(void *arg)
+{
+    (void)arg;
+    gort_waitgroup_t w = {0};
+    gort_wg_add(&w, 1);
+    gort_wg_wait(&w);
+}
+
+static void lock_twice(void *arg)
+{
+    (void)arg;
+    gort_mutex_lock(&mu);
+    gort_wg_done(&wg);
+    gort_mutex_lock(&mu); /* never */
+}
+
+static int depth_sink;
+static volatile int depth_limit = 1 << 30;
+__attribute__((noinline)) static int recurse(int n)
+{
+    volatile char buf[512];
+    buf[0] = (char)n;
+    depth_sink += buf[0];
+    if (n > depth_limit)
+        return 0;
+    return recurse(n + 1) + buf[0];
+}
+
+static void overflow(void *arg)
+{
+    (void)arg;
+    recurse(0);
+}
+
+static void nilderef(void *arg)
+{
+    volatile int *p = arg;
+    *p = 1;
+}
+
+static void spin_then_sleep(void *arg)
+{
+    (void)arg;
+    for (;;)
+        gort_sleep(1000000);
+}
+
+GORT_INIT(cycle_a_unused) {}
+
+int gort_main(int argc, char **argv)
+{
+    const char *c = argc > 1 ? argv[1] : "";
+    if (!strcmp(c, "negative_wg")) {
+        gort_wg_add(&wg, 1);
+        gort_wg_done(&wg);
+        gort_wg_done(&wg);
+    } else if (!strcmp(c, "unlock_unlocked")) {
+        gort_mutex_lock(&mu);
+        gort_mutex_unlock(&mu);
+        gort_mutex_unlock(&mu);
+    } else if (!strcmp(c, "deadlock_main")) {
+        gort_wg_add(&wg, 1);
+        gort_wg_wait(&wg);
+    } else if (!strcmp(c, "deadlock_many")) {
+        /* goroutines blocked on a WaitGroup and a mutex, main on a mutex */
+        gort_go(block_forever_on_wg, NULL);
+        gort_wg_add(&wg, 1);
+        gort_go(lock_twice, NULL);
+        gort_wg_wait(&wg);
+        gort_mutex_lock(&mu);
+    } else if (!strcmp(c, "deadlock_after_sleep")) {
+        /* a timer pending is not a deadlock; after it fires it is */
+        gort_sleep(20 * 1000 * 1000);
+        gort_wg_add(&wg, 1);
+        gort_wg_wait(&wg);
+    } else if (!strcmp(c, "goexit_main")) {
+        gort_goexit();
+    } else if (!strcmp(c, "nil_func")) {
+        gort_go(NULL, NULL);
+    } else if (!strcmp(c, "stack_overflow")) {
+        gort_go(overflow, NULL);
+        gort_sleep(10LL * 1000 * 1000 * 1000);
+    } else if (!strcmp(c, "nil_deref")) {
+        gort_go(nilderef, NULL);
+        gort_sleep(10LL * 1000 * 1000 * 1000);
+    } else if (!strcmp(c, "exit_status")) {
+        /* main's return value is the exit status, goroutines or not */
+        for (int i = 0; i < 4; i++)
+            gort_go(spin_then_sleep, NULL);
+        gort_sleep(5 * 1000 * 1000);
+        return 7;
+    } else if (!strcmp(c, "wg_delta_range")) {
+        gort_wg_add(&wg, (int64_t)1 << 40);
+    } else {
+        fprintf(stderr, "unknown case %s\n", c);
+        return 100;
+    }
+    return 0;
+}
