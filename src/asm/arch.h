@@ -1,7 +1,8 @@
 /* src/asm/arch.h - the porting interface: everything architecture-specific
  * the runtime needs, and nothing else. One implementation per arch:
  *
- *   switch_<arch>_<abi>_<format>_<as>.S   rt_mcall_asm, rt_gogo_asm, rt_gostart_asm
+ *   switch_<arch>_<abi>_<format>_<as>.S   rt_mcall_asm, rt_switch_asm, rt_gogo_asm,
+ *                                          rt_gostart_asm
  *   rt0_<arch>_<abi>_<format>_<as>.S      gort__rt0_go
  *   this header                            getg/setg, spin hint, initial frame
  *
@@ -25,6 +26,10 @@
  * fn must not return. Returns when something later resumes *save_sp with
  * rt_gogo_asm. */
 void rt_mcall_asm(void **save_sp, void (*fn)(void *), void *arg, void *new_sp);
+/* Save the current context like rt_mcall_asm and resume new_sp (saved by
+ * either function or built by rt_arch_initframe): a direct goroutine to
+ * goroutine switch, one save and one restore. */
+void rt_switch_asm(void **save_sp, void *new_sp);
 /* Restore a context saved by rt_mcall_asm (or built by rt_arch_initframe)
  * and continue there. */
 __attribute__((noreturn)) void rt_gogo_asm(void *sp);

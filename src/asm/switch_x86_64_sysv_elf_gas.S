@@ -59,6 +59,48 @@ rt_mcall_asm:
         .cfi_endproc
         .size   rt_mcall_asm, .-rt_mcall_asm
 
+/* void rt_switch_asm(void **save_sp, void *new_sp)   rdi = save_sp, rsi = new_sp
+ * Goroutine to goroutine: save this context exactly as rt_mcall_asm does
+ * (so either can resume the other) and resume new_sp. Returns when some
+ * later switch resumes *save_sp. */
+        .globl  rt_switch_asm
+        .hidden rt_switch_asm
+        .type   rt_switch_asm, @function
+        .p2align 4
+rt_switch_asm:
+        .cfi_startproc
+        ENDBR
+        pushq   %rbp                    /* callee-saved integer registers */
+        .cfi_adjust_cfa_offset 8
+        pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        subq    $8, %rsp                /* FP control words */
+        .cfi_adjust_cfa_offset 8
+        stmxcsr (%rsp)
+        fnstcw  4(%rsp)
+        movq    %rsp, (%rdi)            /* publish our saved SP */
+        movq    %rsi, %rsp              /* adopt the other goroutine's stack */
+        ldmxcsr (%rsp)                  /* and restore its context */
+        fldcw   4(%rsp)
+        addq    $8, %rsp
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %rbx
+        popq    %rbp
+        ret                             /* into its rt_switch_asm/rt_mcall_asm call, or rt_gostart_asm */
+        .cfi_endproc
+        .size   rt_switch_asm, .-rt_switch_asm
+
 /* void rt_gogo_asm(void *sp)   rdi = saved SP; does not return */
         .globl  rt_gogo_asm
         .hidden rt_gogo_asm

@@ -118,6 +118,30 @@ const char *const rt_waitreason_names[WR_COUNT] = {
 };
 
 
+/* The global free list is a stack of batches (linked through the head G's
+ * gfreebatch, each a schedlink list of gfreen Gs), so moving Gs between a
+ * P and the global list is O(1) under sched.gflock. */
+static void gfree_pushbatch(rt_g *head, int32_t n)
+{
+    head->gfreen = n;
+    head->gfreebatch = sched.gfree;
+    sched.gfree = head;
+    rt_store_relaxed(&sched.ngfree, sched.ngfree + n);
+}
+
+static rt_g *gfree_popbatch(int32_t *n)
+{
+    rt_g *head = sched.gfree;
+    if (head == NULL) {
+        *n = 0;
+        return NULL;
+    }
+    sched.gfree = head->gfreebatch;
+    *n = (int32_t)head->gfreen;
+    rt_store_relaxed(&sched.ngfree, sched.ngfree - *n);
+    return head;
+}
+
 /* ---- allg: every G ever created, in chunks (Go: allgs) ------------------ */
 
 #define GCHUNK_N 64
@@ -195,11 +219,21 @@ bool rt_foreachg(bool (*fn)(rt_g *gp, void *arg), void *arg)
 
 /* ---- status ------------------------------------------------------------- */
 
+__attribute__((noreturn, noinline, cold)) static void badgstatus(rt_g *gp, uint32_t old, uint32_t new_)
+{
+    rt_throwf("casgstatus: bad transition for goroutine %lld: %u -> %u (status %u)", (long long)gp->goid,
+              old, new_, rt_readgstatus(gp));
+}
+
+/* Every status transition has a single writer (the M running the G, the
+ * M that dequeued it, or the one waker the wait-queue protocol allows), so
+ * a checked store does what Go's CAS does without a locked instruction;
+ * Go needs the CAS for its GC's _Gscan bits, which gort does not have. */
 static inline void casgstatus(rt_g *gp, uint32_t old, uint32_t new_)
 {
-    if (rt_unlikely(!rt_cas(&gp->status, old, new_)))
-        rt_throwf("casgstatus: bad transition for goroutine %lld: %u -> %u (status %u)",
-                  (long long)gp->goid, old, new_, rt_readgstatus(gp));
+    if (rt_unlikely(rt_load_relaxed(&gp->status) != old))
+        badgstatus(gp, old, new_);
+    rt_store_rel(&gp->status, new_);
 }
 
 /* ---- fastrand (Go: wyrand per M) ---------------------------------------- */
@@ -226,6 +260,18 @@ uint32_t rt_fastrandn(uint32_t n) { return (uint32_t)(((uint64_t)rt_fastrand() *
 /* ---- the context switch, with sanitizer and valgrind hooks -------------- */
 
 static void mcall0(void *arg);
+
+/* Deferred publish for direct switches (see switchto): run, on the
+ * incoming side, the action the outgoing G left for its M. */
+static inline void run_after(void)
+{
+    rt_m *mp = rt_getg()->m;
+    void (*f)(rt_m *, rt_g *) = mp->afterfn;
+    if (f != NULL) {
+        mp->afterfn = NULL;
+        f(mp, mp->afterg);
+    }
+}
 
 #if defined(GORT_TSAN)
 /* g0 never returns from schedule(): every mcall starts afresh at g0_sp.
@@ -270,6 +316,7 @@ static void rt_mcall(void (*fn)(rt_g *), bool dying)
 #if defined(GORT_TSAN)
     tsan_renew_g0(gp->m);
 #endif
+    run_after();
 }
 
 static void mcall0(void *arg)
@@ -949,15 +996,12 @@ int32_t rt_procresize(int32_t nprocs)
             rt_store_relaxed(&sched.runqsize, sched.runqsize + 1);
         }
         rt_timers_move(rt_allp[0], pp);
-        while (pp->gfree != NULL) {
-            gp = pp->gfree;
-            pp->gfree = gp->schedlink;
-            pp->gfreecnt--;
+        if (pp->gfree != NULL) {
             rt_lock_acquire(&sched.gflock);
-            gp->schedlink = sched.gfree;
-            sched.gfree = gp;
-            rt_store_relaxed(&sched.ngfree, sched.ngfree + 1);
+            gfree_pushbatch(pp->gfree, pp->gfreecnt);
             rt_lock_release(&sched.gflock);
+            pp->gfree = NULL;
+            pp->gfreecnt = 0;
         }
         rt_stackcache_flush(&pp->stackcache);
         /* keep created/exited counts: fold them into P0 */
@@ -1010,22 +1054,16 @@ static void gfput(rt_p *pp, rt_g *gp)
     pp->gfree = gp;
     pp->gfreecnt++;
     if (pp->gfreecnt >= GFREE_LOCAL_MAX) {
-        rt_g *head = NULL, *tail = NULL;
-        int32_t n = 0;
-        while (pp->gfreecnt >= GFREE_BATCH) {
-            rt_g *g = pp->gfree;
-            pp->gfree = g->schedlink;
-            pp->gfreecnt--;
-            g->schedlink = head;
-            head = g;
-            if (tail == NULL)
-                tail = g;
-            n++;
-        }
+        /* Move GFREE_BATCH of them to the global list as one batch: the
+         * critical section is O(1) however cold the Gs are. */
+        rt_g *head = pp->gfree, *tail = head;
+        for (int32_t i = 1; i < GFREE_BATCH; i++)
+            tail = tail->schedlink;
+        pp->gfree = tail->schedlink;
+        pp->gfreecnt -= GFREE_BATCH;
+        tail->schedlink = NULL;
         rt_lock_acquire(&sched.gflock);
-        tail->schedlink = sched.gfree;
-        sched.gfree = head;
-        rt_store_relaxed(&sched.ngfree, sched.ngfree + n);
+        gfree_pushbatch(head, GFREE_BATCH);
         rt_lock_release(&sched.gflock);
     }
 }
@@ -1034,15 +1072,11 @@ static rt_g *gfget(rt_p *pp)
 {
     if (pp->gfree == NULL && rt_load_relaxed(&sched.ngfree) > 0) {
         rt_lock_acquire(&sched.gflock);
-        while (pp->gfreecnt < GFREE_BATCH && sched.gfree != NULL) {
-            rt_g *g = sched.gfree;
-            sched.gfree = g->schedlink;
-            rt_store_relaxed(&sched.ngfree, sched.ngfree - 1);
-            g->schedlink = pp->gfree;
-            pp->gfree = g;
-            pp->gfreecnt++;
-        }
+        int32_t n;
+        rt_g *b = gfree_popbatch(&n);
         rt_lock_release(&sched.gflock);
+        pp->gfree = b;
+        pp->gfreecnt = n;
     }
     rt_g *gp = pp->gfree;
     if (gp == NULL)
@@ -1052,15 +1086,14 @@ static rt_g *gfget(rt_p *pp)
     return gp;
 }
 
-/* Free-G path for threads without a P. */
+/* Free-G path for threads without a P: take one G, put the rest back. */
 static rt_g *gfget_global(void)
 {
     rt_lock_acquire(&sched.gflock);
-    rt_g *g = sched.gfree;
-    if (g != NULL) {
-        sched.gfree = g->schedlink;
-        rt_store_relaxed(&sched.ngfree, sched.ngfree - 1);
-    }
+    int32_t n;
+    rt_g *g = gfree_popbatch(&n);
+    if (g != NULL && n > 1)
+        gfree_pushbatch(g->schedlink, n - 1);
     rt_lock_release(&sched.gflock);
     return g;
 }
@@ -1077,16 +1110,17 @@ void rt_gostart(rt_g *gp)
 #if defined(GORT_TSAN)
     tsan_renew_g0(gp->m);
 #endif
+    run_after();
     gostart_body(gp);
     rt_goexit1();
 }
 
 static void gostart_body(rt_g *gp) { gp->fn(gp->arg); }
 
-static void execute(rt_g *gp, bool inherit) __attribute__((noreturn));
-static void execute(rt_g *gp, bool inherit)
+/* prepare: make gp the M's running G (it was taken off a queue by this M):
+ * status, tick, and on its first run a stack and an initial frame. */
+static inline void prepare(rt_m *mp, rt_g *gp, bool inherit)
 {
-    rt_m *mp = rt_getg()->m;
     setcurg(mp, gp);
     gp->m = mp;
     casgstatus(gp, G_RUNNABLE, G_RUNNING);
@@ -1094,7 +1128,7 @@ static void execute(rt_g *gp, bool inherit)
     rt_store_relaxed(&gp->preempt, false);
     if (!inherit)
         rt_store_relaxed(&mp->p->schedtick, mp->p->schedtick + 1);
-    if (!gp->started) {
+    if (rt_unlikely(!gp->started)) {
         if (gp->stk.hi == 0)
             rt_stackalloc(&mp->p->stackcache, gp->stk.order, &gp->stk);
 #if defined(GORT_ASAN)
@@ -1104,7 +1138,47 @@ static void execute(rt_g *gp, bool inherit)
         gp->sp_min = gp->stk.hi;
         gp->started = true;
     }
+}
+
+static void execute(rt_g *gp, bool inherit) __attribute__((noreturn));
+static void execute(rt_g *gp, bool inherit)
+{
+    prepare(rt_getg()->m, gp, inherit);
     gogo(gp);
+}
+
+/* switchto: from the running G, on its own stack, straight to next (taken
+ * off this M's P's queue), one save and one restore instead of two trips
+ * through g0. gp must not become visible to other Ms while its stack is in
+ * use, so publishing it (after(mp, gp): queue it, release a wait lock) is
+ * left to the incoming side, which runs it first thing (run_after). */
+static void switchto(rt_g *gp, rt_g *next, bool inherit, void (*after)(rt_m *, rt_g *))
+{
+    rt_m *mp = gp->m;
+    uintptr_t sp = rt_arch_getsp();
+    if (sp < gp->sp_min)
+        gp->sp_min = sp;
+    if (rt_unlikely(gp->stk.guard == RT_GUARD_CANARY) && !rt_stack_canary_ok(&gp->stk))
+        rt_stack_overflow_canary(gp);
+    mp->afterfn = after;
+    mp->afterg = gp;
+    prepare(mp, next, inherit);
+    gp->m = NULL;
+    rt_setg(next);
+#if defined(GORT_ASAN)
+    __sanitizer_start_switch_fiber(&gp->asan_fake, (void *)next->stk.lo, next->stk.hi - next->stk.lo);
+#endif
+#if defined(GORT_TSAN)
+    __tsan_switch_to_fiber(next->tsan_fiber, 0);
+#endif
+    rt_switch_asm(&gp->sp, next->sp);
+#if defined(GORT_ASAN)
+    __sanitizer_finish_switch_fiber(gp->asan_fake, NULL, NULL);
+#endif
+#if defined(GORT_TSAN)
+    tsan_renew_g0(gp->m); /* we may have been resumed from g0 */
+#endif
+    run_after();
 }
 
 rt_g *rt_newproc(void (*fn)(void *), void *arg, uintptr_t callerpc, int order, bool sysg)
@@ -1201,6 +1275,31 @@ void rt_goexit1(void)
 
 /* ---- park, ready, yield -------------------------------------------------- */
 
+/* The incoming side of a direct park (see rt_park): the parked G's stack is
+ * free now, so its wait lock can go. If unlockf refuses the park, the G
+ * runs next instead (park_m would have run it at once). */
+static void park_after(rt_m *mp, rt_g *prev)
+{
+    bool (*f)(rt_g *, void *) = mp->waitunlockf;
+    if (f == NULL)
+        return;
+    mp->waitunlockf = NULL;
+    void *lock = mp->waitlock;
+    mp->waitlock = NULL;
+    if (!f(prev, lock)) {
+        casgstatus(prev, G_WAITING, G_RUNNABLE);
+        runqput(mp->p, prev, true);
+    }
+}
+
+/* Conditions under which schedule() would simply pop the next local G:
+ * then a yield or park may switch to it directly (switchto). */
+static inline bool can_switch_direct(rt_m *mp, rt_p *pp)
+{
+    return rt_likely(mp->lockedg == NULL && !rt_load_relaxed(&sched.gcwaiting) &&
+                     rt_load_relaxed(&pp->timer0when) == 0 && (pp->schedtick + 1) % 61 != 0);
+}
+
 static void park_m(rt_g *gp)
 {
     rt_m *mp = rt_getg()->m;
@@ -1232,6 +1331,20 @@ void rt_park(bool (*unlockf)(rt_g *, void *), void *lock, uint8_t reason)
     mp->waitunlockf = unlockf;
     gp->waitreason = reason;
     gp->waitsince = 0;
+    rt_p *pp = mp->p;
+    if (can_switch_direct(mp, pp)) {
+        bool inherit;
+        rt_g *next = runqget(pp, &inherit);
+        if (next != NULL) {
+            if (rt_likely(next->lockedm == NULL)) {
+                casgstatus(gp, G_RUNNING, G_WAITING);
+                setcurg(mp, NULL);
+                switchto(gp, next, inherit, park_after);
+                return;
+            }
+            runqput(pp, next, true);
+        }
+    }
     rt_mcall(park_m, false);
 }
 
@@ -1269,14 +1382,51 @@ void rt_ready(rt_g *gp, bool next)
 static void gosched_m(rt_g *gp)
 {
     rt_m *mp = rt_getg()->m;
+    rt_p *pp = mp->p;
     casgstatus(gp, G_RUNNING, G_RUNNABLE);
     setcurg(mp, NULL);
     gp->m = NULL;
-    runqput(mp->p, gp, false);
+    /* Fast path: when schedule() would only pop the next local G, swap
+     * with it directly. Same order as runqput + runqget. */
+    if (can_switch_direct(mp, pp)) {
+        bool inherit;
+        rt_g *next = runqget(pp, &inherit);
+        if (next != NULL) {
+            runqput(pp, gp, false);
+            if (rt_likely(next->lockedm == NULL))
+                execute(next, inherit);
+            runqput(pp, next, true); /* wired elsewhere: let schedule() hand it over */
+            schedule();
+        }
+    }
+    runqput(pp, gp, false);
     schedule();
 }
 
-void rt_gosched(void) { rt_mcall(gosched_m, false); }
+static void yield_after(rt_m *mp, rt_g *prev) { runqput(mp->p, prev, false); }
+
+void rt_gosched(void)
+{
+    rt_g *gp = rt_getg();
+    rt_m *mp = gp->m;
+    rt_p *pp = mp->p;
+    /* Fast path: the next G is on our local queue and nothing else needs
+     * schedule(): switch to it directly. */
+    if (mp->locks == 0 && can_switch_direct(mp, pp)) {
+        bool inherit;
+        rt_g *next = runqget(pp, &inherit);
+        if (next != NULL) {
+            if (rt_likely(next->lockedm == NULL)) {
+                casgstatus(gp, G_RUNNING, G_RUNNABLE);
+                setcurg(mp, NULL);
+                switchto(gp, next, inherit, yield_after);
+                return;
+            }
+            runqput(pp, next, true); /* wired elsewhere: the slow path hands it over */
+        }
+    }
+    rt_mcall(gosched_m, false);
+}
 
 void rt_preempt_check(void)
 {
@@ -1364,7 +1514,8 @@ top:;
         goto top;
     }
     bool ran = false;
-    rt_checktimers(pp, 0, &ran);
+    if (rt_load_relaxed(&pp->timer0when) != 0)
+        rt_checktimers(pp, 0, &ran);
 
     rt_g *gp;
     if (pp->schedtick % 61 == 0 && rt_load_relaxed(&sched.runqsize) > 0) {

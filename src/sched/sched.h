@@ -174,9 +174,15 @@ struct rt_g {
     void *arg;
     uintptr_t gopc;            /* pc of the gort_go call that created it */
     int64_t parentgoid;
-    int64_t waitsince;         /* approx time the G became blocked */
+    union {
+        int64_t waitsince;     /* approx time the G became blocked */
+        int64_t gfreen;        /* dead, head of a global free batch: its size */
+    };
     uintptr_t sp_min;          /* lowest SP seen at a switch: deep stacks are released */
-    void *param;               /* passed by the waker */
+    union {
+        void *param;           /* passed by the waker */
+        rt_g *gfreebatch;      /* dead, head of a global free batch: next batch */
+    };
     void **gls;                /* goroutine-local values, lazily allocated */
     void *mainrun;             /* gort_run's wait record if this is its main G */
     rt_semawaiter sw;          /* for semacquire */
@@ -210,6 +216,8 @@ struct rt_m {
     void *g0_sp;               /* where mcall starts on the g0 stack */
     uintptr_t g0_lo, g0_hi;
     void (*mcallfn)(rt_g *);
+    void (*afterfn)(rt_m *, rt_g *); /* deferred publish of afterg (switchto) */
+    rt_g *afterg;
     bool (*waitunlockf)(rt_g *, void *);
     void *waitlock;
     uint64_t fastrand;
@@ -281,7 +289,7 @@ typedef struct rt_sched {
     rt_g *runqhead, *runqtail; /* global run queue */
     int32_t runqsize;          /* written under lock, read racily */
 
-    rt_lock gflock;            /* global free list of dead Gs (no stacks) */
+    rt_lock gflock;            /* global free list of dead Gs (no stacks), in batches */
     rt_g *gfree;
     int32_t ngfree;
 

@@ -151,7 +151,9 @@ static void lockslow(gort_mutex_t *m)
 
 GORT_API void gort_mutex_lock(gort_mutex_t *m)
 {
-    if (rt_likely(rt_cas(&m->state, 0, MUTEX_LOCKED)))
+    /* Test before test-and-set: a CAS that fails still takes the cache
+     * line away from the holder, who then pays for it again to unlock. */
+    if (rt_likely(rt_load_relaxed(&m->state) == 0 && rt_cas(&m->state, 0, MUTEX_LOCKED)))
         return;
     lockslow(m);
 }

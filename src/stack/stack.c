@@ -126,7 +126,7 @@ uintptr_t rt_stack_chunk_base(uintptr_t addr)
             return chunk_lo[i];
     return 0;
 }
-static uint64_t inuse_bytes;  /* atomic */
+static int64_t inuse_global;  /* atomic: stacks allocated without a cache */
 
 static size_t slot_size(int order) { return (size_t)1 << (RT_STACK_MIN_SHIFT + order); }
 size_t rt_stack_order_size(int order) { return slot_size(order) - PAGE; }
@@ -156,7 +156,9 @@ const char *rt_stack_guard_name(int guard)
 }
 
 int rt_stack_guard_mode(void) { return rt_load_relaxed(&guard_mode); }
-uint64_t rt_stack_inuse_bytes(void) { return rt_load_relaxed(&inuse_bytes); }
+/* Bytes of stack slots handed out: the global part plus each P's (a P's
+ * count may go negative when its stacks were allocated elsewhere). */
+int64_t rt_stack_inuse_bytes(const rt_stackcache *c) { return c ? rt_load_relaxed(&c->inuse) : rt_load_relaxed(&inuse_global); }
 
 /* ---- deques ------------------------------------------------------------------ */
 
@@ -392,7 +394,10 @@ void rt_stackalloc(rt_stackcache *c, int order, rt_stack *out)
     if (e == 0)
         rt_throwf("out of memory: cannot reserve a %zu-byte goroutine stack (errno %d)",
                   slot_size(order), errno);
-    rt_xadd(&inuse_bytes, slot_size(order));
+    if (c != NULL)
+        rt_store_relaxed(&c->inuse, c->inuse + (int64_t)slot_size(order)); /* owner only: no atomic RMW */
+    else
+        rt_xadd(&inuse_global, (int64_t)slot_size(order));
     fill(out, e, order);
 }
 
@@ -403,7 +408,10 @@ void rt_stackfree(rt_stackcache *c, rt_stack *s, bool deep)
     int order = s->order;
     if (s->hi == 0)
         return;
-    __atomic_sub_fetch(&inuse_bytes, slot_size(order), __ATOMIC_RELAXED);
+    if (c != NULL)
+        rt_store_relaxed(&c->inuse, c->inuse - (int64_t)slot_size(order));
+    else
+        rt_xadd(&inuse_global, -(int64_t)slot_size(order));
     uintptr_t e = entry_of(s);
     if (!deep && c != NULL && order < RT_STACK_CACHED_ORDERS) {
         if (c->n[order] == RT_STACK_CACHE_MAX) {

@@ -31,6 +31,7 @@ typedef struct rt_stack {
 /* Per-P stack cache (Go: p.mcache.stackcache). Owned by its P: only the
  * M holding the P touches it, without locks. */
 typedef struct rt_stackcache {
+    int64_t inuse; /* bytes allocated minus freed through this cache (atomic reads) */
     uint32_t n[RT_STACK_CACHED_ORDERS];
     uintptr_t slot[RT_STACK_CACHED_ORDERS][RT_STACK_CACHE_MAX];
 } rt_stackcache;
@@ -48,7 +49,7 @@ int64_t rt_stack_scavenge(void);                /* bounded background work; retu
 bool rt_stack_canary_ok(const rt_stack *s);
 const char *rt_stack_guard_name(int guard);
 int rt_stack_guard_mode(void);                  /* mode new stacks get now */
-uint64_t rt_stack_inuse_bytes(void);            /* reserved by stacks handed out */
+int64_t rt_stack_inuse_bytes(const rt_stackcache *c); /* c == NULL: the uncached part */
 uintptr_t rt_stack_chunk_base(uintptr_t addr);   /* start of the stack chunk holding addr, or 0 */
 extern int rt_stack_default_order;              /* GORTSTACKSIZE, default RT_STACK_DEFAULT_ORDER */
 

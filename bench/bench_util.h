@@ -1,0 +1,35 @@
+/* bench_util.h - shared helpers for the C benchmarks: every benchmark prints
+ * "RESULT <name> <value> <unit>" lines that bench/run collects, next to the
+ * same lines from the Go and pthread peers. */
+#ifndef GORT_BENCH_UTIL_H
+#define GORT_BENCH_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static inline double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Resident set size in bytes, from /proc/self/status. */
+static inline long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f != NULL && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atol(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return kb * 1024;
+}
+
+#define RESULT(name, value, unit) printf("RESULT %s %.1f %s\n", name, (double)(value), unit)
+
+#endif

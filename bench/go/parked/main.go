@@ -1,0 +1,57 @@
+// Peer of bench/parked.c: N goroutines parked on a WaitGroup; RSS per
+// goroutine (and MemStats.Sys per goroutine, Go's own accounting).
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+func rss() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if strings.HasPrefix(s.Text(), "VmRSS:") {
+			kb, _ := strconv.ParseInt(strings.Fields(s.Text())[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return -1
+}
+
+func main() {
+	n := 1000000
+	if len(os.Args) > 1 {
+		n, _ = strconv.Atoi(os.Args[1])
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	r0 := rss()
+	var started, gate, done sync.WaitGroup
+	gate.Add(1)
+	started.Add(n)
+	done.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			started.Done()
+			gate.Wait()
+			done.Done()
+		}()
+	}
+	started.Wait()
+	r1 := rss()
+	runtime.ReadMemStats(&ms1)
+	gate.Done()
+	done.Wait()
+	fmt.Printf("RESULT parked_rss_bytes_per_goroutine %.1f B\n", float64(r1-r0)/float64(n))
+	fmt.Printf("RESULT parked_sys_bytes_per_goroutine %.1f B\n", float64(ms1.Sys-ms0.Sys)/float64(n))
+}
