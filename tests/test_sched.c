@@ -305,6 +305,41 @@ static void test_maxprocs(void **state)
     run_main(maxprocs_body, NULL);
 }
 
+/* Stopping the world must not wait forever for a goroutine that never
+ * blocks but keeps spawning: gort_go is a safe point. */
+static int spin_stop;
+
+static void noop(void *arg) { (void)arg; }
+
+static void busy_spawner(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&spin_stop, __ATOMIC_RELAXED))
+        gort_go(noop, NULL);
+    gort_wg_done(&wg);
+}
+
+static void maxprocs_busy_body(void *arg)
+{
+    (void)arg;
+    int n0 = gort_maxprocs(0);
+    gort_wg_add(&wg, 2);
+    gort_go(busy_spawner, NULL);
+    gort_go(busy_spawner, NULL);
+    gort_sleep(ms(5));
+    for (int i = 0; i < 20; i++)
+        gort_maxprocs(1 + i % 3);
+    __atomic_store_n(&spin_stop, 1, __ATOMIC_RELAXED);
+    gort_wg_wait(&wg);
+    gort_maxprocs(n0);
+}
+
+static void test_maxprocs_busy(void **state)
+{
+    (void)state;
+    run_main(maxprocs_busy_body, NULL);
+}
+
 /* ---- sleep ---------------------------------------------------------------------- */
 
 static int wake_order[5];
@@ -610,6 +645,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_goid_unique),   cmocka_unit_test(test_yield_alternates),
         cmocka_unit_test(test_goexit),        cmocka_unit_test(test_goexit_in_run),
         cmocka_unit_test(test_num_goroutine), cmocka_unit_test(test_maxprocs),
+        cmocka_unit_test(test_maxprocs_busy),
         cmocka_unit_test(test_sleep),         cmocka_unit_test(test_lock_os_thread),
         cmocka_unit_test(test_gls),           cmocka_unit_test(test_stacks),
         cmocka_unit_test(test_run_errors),    cmocka_unit_test(test_run_concurrent),

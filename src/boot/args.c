@@ -8,8 +8,8 @@
  * sysconf, randomness from the clock).
  *
  * osinit: ncpu = CPUs in our affinity mask (sched_getaffinity), as Go's
- * getproccount; the cache/core/NUMA topology comes from hwloc and is used
- * to order stealing and to print placement (scheddetail). */
+ * getproccount. The core/L3/NUMA topology comes from hwloc, discovered in
+ * the background (rt_topology_init, from sysmon) because it is slow. */
 #include "boot.h"
 #include "../sched/sched.h"
 #include "../debug/debug.h"
@@ -28,7 +28,7 @@ char **rt_envp;
 uintptr_t rt_pagesize = 4096;
 uint8_t rt_startup_random[16];
 uint64_t rt_hwcap, rt_hwcap2;
-int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus;
+int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus, rt_topo_l3;
 
 static bool have_random;
 
@@ -112,20 +112,26 @@ void rt_args(int argc, char **argv, char **envp)
     }
 }
 
-/* Topology is informational for now (scheddetail, docs); it is loaded with
- * the fewest discovery components so start-up stays cheap. */
-static void topology_init(void)
+/* Topology (cores, packages, NUMA nodes) from hwloc. hwloc_topology_init
+ * alone takes 10-30 ms here (it loads hwloc's plugins), so it never runs on
+ * the start-up path: sysmon calls this from its own thread once the program
+ * is running. Until then the counts read 0. */
+void rt_topology_init(void)
 {
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) != 0)
         return;
-    hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
+    hwloc_topology_set_all_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
+    hwloc_topology_set_type_filter(topo, HWLOC_OBJ_PACKAGE, HWLOC_TYPE_FILTER_KEEP_ALL);
+    hwloc_topology_set_type_filter(topo, HWLOC_OBJ_CORE, HWLOC_TYPE_FILTER_KEEP_ALL);
+    hwloc_topology_set_type_filter(topo, HWLOC_OBJ_L3CACHE, HWLOC_TYPE_FILTER_KEEP_ALL);
     hwloc_topology_set_flags(topo, HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM);
     if (hwloc_topology_load(topo) == 0) {
-        rt_topo_cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
-        rt_topo_packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
-        rt_topo_numa = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
-        rt_topo_pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+        rt_store_relaxed(&rt_topo_packages, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE));
+        rt_store_relaxed(&rt_topo_numa, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE));
+        rt_store_relaxed(&rt_topo_pus, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU));
+        rt_store_relaxed(&rt_topo_l3, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_L3CACHE));
+        rt_store_rel(&rt_topo_cores, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE));
     }
     hwloc_topology_destroy(topo);
 }
@@ -138,6 +144,4 @@ void rt_osinit(void)
         rt_ncpu = CPU_COUNT(&set);
     if (rt_ncpu < 1)
         rt_ncpu = 1;
-    if (rt_getenv("GORTNOHWLOC") == NULL)
-        topology_init();
 }

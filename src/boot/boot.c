@@ -4,7 +4,8 @@
  *
  *   rt0 stub      records the main thread's stack top (M0's g0 stack)
  *   rt_args       argc, argv, envp, auxv (AT_RANDOM, AT_PAGESZ, AT_HWCAP)
- *   rt_osinit     ncpu from the affinity mask, hwloc topology
+ *   rt_osinit     ncpu from the affinity mask (the hwloc topology is
+ *                 discovered later, in the background, by sysmon)
  *   rt_schedinit  self-check, options table (GORTDEBUG, GORTMAXPROCS,
  *                 GORTTRACEBACK, GORTSTACKSIZE), cpuinit (refuses to run
  *                 without required features), stackinit, checkfds,

@@ -51,7 +51,8 @@ extern uint64_t rt_hwcap, rt_hwcap2;
 
 void rt_args(int argc, char **argv, char **envp);
 void rt_osinit(void);
-extern int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus;
+void rt_topology_init(void); /* slow (hwloc): sysmon runs it in the background */
+extern int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus, rt_topo_l3;
 
 /* ---- cpu.c ----------------------------------------------------------------- */
 

@@ -1131,9 +1131,6 @@ static inline void prepare(rt_m *mp, rt_g *gp, bool inherit)
     if (rt_unlikely(!gp->started)) {
         if (gp->stk.hi == 0)
             rt_stackalloc(&mp->p->stackcache, gp->stk.order, &gp->stk);
-#if defined(GORT_ASAN)
-        __asan_unpoison_memory_region((void *)gp->stk.lo, gp->stk.hi - gp->stk.lo);
-#endif
         gp->sp = rt_arch_initframe(gp->stk.hi, gp);
         gp->sp_min = gp->stk.hi;
         gp->started = true;
@@ -1216,6 +1213,8 @@ rt_g *rt_newproc(void (*fn)(void *), void *arg, uintptr_t callerpc, int order, b
     gp->started = false;
     gp->sp = NULL;
     gp->sysg = sysg;
+    if (sysg)
+        rt_xadd(&rt_sysg_count, 1);
     gp->waitreason = WR_ZERO;
     gp->param = NULL;
     casgstatus(gp, G_DEAD, G_RUNNABLE);
@@ -1428,11 +1427,14 @@ void rt_gosched(void)
     rt_mcall(gosched_m, false);
 }
 
+/* A safe point: honour a pending preemption request (stop the world). Go
+ * checks at every function prologue; gort checks in the calls a goroutine
+ * that never blocks is likely to make (gort_go), until async preemption. */
 void rt_preempt_check(void)
 {
     rt_g *gp = rt_curg();
     if (gp != NULL && rt_unlikely(rt_load_relaxed(&gp->preempt)) && gp->m->locks == 0)
-        rt_gosched();
+        rt_mcall(gosched_m, false); /* the slow path: through schedule() */
 }
 
 /* ---- the scheduler loop ---------------------------------------------------- */
@@ -1919,6 +1921,7 @@ GORT_API void gort_go(void (*fn)(void *), void *arg)
     if (rt_unlikely(!rt_load_relaxed(&rt_booted)))
         rt_throw("gort_go called before the runtime started (use gort_main or gort_run)");
     rt_newproc(fn, arg, (uintptr_t)__builtin_return_address(0), 0, false);
+    rt_preempt_check();
 }
 
 GORT_API int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)

@@ -370,7 +370,12 @@ static void fill(rt_stack *out, uintptr_t e, int order)
     if (out->guard == RT_GUARD_CANARY)
         write_canaries(out->lo);
 #if defined(GORT_ASAN)
-    __asan_unpoison_memory_region((void *)out->lo, out->hi - out->lo);
+    /* The previous owner exited through a noreturn call (goexit), where
+     * ASan unpoisons the frames it leaves; clear the top of the stack in
+     * case a frame skipped that, without touching the whole reservation's
+     * shadow on every goroutine start. */
+    size_t clean = out->hi - out->lo < 32768 ? out->hi - out->lo : 32768;
+    __asan_unpoison_memory_region((void *)(out->hi - clean), clean);
 #endif
 }
 

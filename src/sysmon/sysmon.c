@@ -6,6 +6,8 @@
  * startm or starttheworld wakes it (bounded by 1 s while it still has
  * background work, like stack scavenging, left to do).
  *
+ * Once, at start: the hwloc topology discovery (10-30 ms, off the program's
+ * start-up path).
  * Each round, with a documented work bound:
  *   - stacks: every ~100 ms, return the pages of pooled stacks that sat
  *     idle for a whole period, and of stacks a deep call chain dirtied, to
@@ -53,6 +55,7 @@ static void usleep_ns(int64_t ns)
 
 void rt_sysmon_main(void)
 {
+    rt_topology_init(); /* slow, so here rather than on the start-up path */
     int64_t delay = 0; /* us */
     int idle = 0;
     int64_t laststack = rt_nanotime();
