@@ -33,7 +33,6 @@ void rt_vprintf(const char *fmt, va_list ap);
 /* One goroutine's header and (where possible) backtrace, Go's format. */
 void rt_dump_goroutine(struct rt_g *gp, bool running_here);
 void rt_dump_all(struct rt_g *except);
-int rt_traceback_level(void);
 
 /* symtab.c: PC -> module, function and offsets (malloc-free). */
 typedef struct rt_syminfo {
@@ -51,6 +50,5 @@ __attribute__((noreturn)) void rt_stack_overflow_canary(struct rt_g *gp);
  * per-M alternate signal stack (rt_minitsignals, on every new M). */
 void rt_initsig(void);
 void rt_minitsignals(struct rt_m *mp);
-void rt_unminitsignals(struct rt_m *mp);
 
 #endif /* GORT_DEBUG_H */

@@ -83,8 +83,6 @@ void rt_printf(const char *fmt, ...)
     va_end(ap);
 }
 
-int rt_traceback_level(void) { return rt_debug.traceback; }
-
 /* ---- frames --------------------------------------------------------------------- */
 
 #define MAXFRAMES 100
@@ -347,7 +345,6 @@ void rt_stack_overflow_canary(rt_g *gp)
 #define ALTSTACK_SIZE (64 * 1024)
 
 static struct sigaction old_segv, old_bus;
-static bool own_segv, own_bus;
 
 static const char *signame(int sig)
 {
@@ -462,11 +459,9 @@ void rt_initsig(void)
     struct sigaction cur;
     if (sigaction(SIGSEGV, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
         sigaction(SIGSEGV, &sa, &old_segv);
-        own_segv = true;
     }
     if (sigaction(SIGBUS, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
         sigaction(SIGBUS, &sa, &old_bus);
-        own_bus = true;
     }
     /* Load the unwinder's frame tables now, not inside a signal handler. */
     unwstate st = {.n = 0};
@@ -486,14 +481,4 @@ void rt_minitsignals(rt_m *mp)
         mp->altstack = p;
     else
         munmap(p, ALTSTACK_SIZE);
-}
-
-void rt_unminitsignals(rt_m *mp)
-{
-    if (mp->altstack == NULL)
-        return;
-    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
-    sigaltstack(&ss, NULL);
-    munmap(mp->altstack, ALTSTACK_SIZE);
-    mp->altstack = NULL;
 }

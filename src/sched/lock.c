@@ -146,8 +146,6 @@ void rt_lock_release(rt_lock *l)
     mlocks(-1);
 }
 
-bool rt_lock_held(rt_lock *l) { return rt_load_relaxed(&l->key) != LOCK_UNLOCKED; }
-
 void rt_noteclear(rt_note *n) { rt_store(&n->key, 0); }
 
 void rt_notewakeup(rt_note *n)

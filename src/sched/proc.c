@@ -725,13 +725,10 @@ static bool stopm_timers(int64_t when)
     if (sched.timerm != NULL) {
         /* We watch an earlier timer: wake the old watcher so it sleeps
          * without a deadline. */
-        rt_m *old = sched.timerm;
-        old->timersleeping = false;
-        rt_notewakeup(&old->park);
+        rt_notewakeup(&sched.timerm->park);
     }
     rt_store_relaxed(&sched.timerm, mp);
     sched.timerm_when = when;
-    mp->timersleeping = true;
     mput(mp);
     rt_lock_release(&sched.lock);
 
@@ -744,7 +741,6 @@ static bool stopm_timers(int64_t when)
     rt_lock_acquire(&sched.lock);
     if (sched.timerm == mp)
         rt_store_relaxed(&sched.timerm, NULL);
-    mp->timersleeping = false;
     if (mp->nextp != NULL) {
         /* startm picked us; its wakeup may still be on the way. */
         rt_lock_release(&sched.lock);

@@ -59,7 +59,6 @@ typedef struct rt_note {
 void rt_lock_init(rt_lock *l, int rank);
 void rt_lock_acquire(rt_lock *l);
 void rt_lock_release(rt_lock *l);
-bool rt_lock_held(rt_lock *l);
 void rt_noteclear(rt_note *n);
 void rt_notewakeup(rt_note *n);
 void rt_notesleep(rt_note *n);
@@ -201,14 +200,12 @@ struct rt_m {
     rt_g *curg;                /* running user G */
     rt_p *p;                   /* attached P, NULL if none */
     rt_p *nextp;               /* P to take when woken */
-    rt_p *oldp;                /* P held before a syscall */
     int64_t id;
     int32_t locks;             /* runtime locks held */
     int32_t throwing;
     bool spinning;             /* looking for work, counted in sched.nmspinning */
     bool blocked;              /* sleeping on park */
     bool sysmon;
-    bool timersleeping;        /* in the timed sleep for the earliest timer */
     rt_note park;
     rt_m *schedlink;           /* midle list */
     rt_m *alllink;             /* allm list */
@@ -242,7 +239,6 @@ struct rt_p {
     uint32_t status;           /* P_* ; changed under sched.lock or by its owner */
     rt_p *link;                /* pidle list */
     uint32_t schedtick;        /* incremented on every scheduler call */
-    uint32_t syscalltick;
     rt_m *m;                   /* back-link to the owning M, NULL if idle */
     int64_t goidcache, goidcacheend;
 
@@ -268,7 +264,6 @@ struct rt_p {
     int64_t timer0when;
 
     int64_t ngo_created, ngo_exited; /* for gort_num_goroutine (owner writes, relaxed) */
-    bool destroyed_pending;
 } __attribute__((aligned(RT_CACHELINE)));
 
 /* The global scheduler state (Go: schedt). */
@@ -368,7 +363,6 @@ int64_t rt_nanotime(void);
 void rt_addtimer(rt_timer *t);
 bool rt_deltimer(rt_timer *t);
 int64_t rt_checktimers(rt_p *pp, int64_t now, bool *ran);
-int64_t rt_timer_next(rt_p *pp);
 void rt_timers_move(rt_p *to, rt_p *from);
 int64_t rt_nobarrier_earliest_timer(void);
 

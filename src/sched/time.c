@@ -206,8 +206,6 @@ int64_t rt_checktimers(rt_p *pp, int64_t now, bool *ran)
     return next;
 }
 
-int64_t rt_timer_next(rt_p *pp) { return rt_load(&pp->timer0when); }
-
 /* Earliest timer over all Ps, read without locks (Go: nobarrierWakeTime). */
 int64_t rt_nobarrier_earliest_timer(void)
 {
