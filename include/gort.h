@@ -11,5 +11,6 @@
 #include <gort/export.h>
 #include <gort/core.h>
 #include <gort/sync.h>
+#include <gort/chan.h>
 
 #endif /* GORT_H */

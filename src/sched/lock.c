@@ -67,7 +67,9 @@ static __thread int held_rank[RT_MAX_HELD];
 static __thread int nheld;
 static void rank_acquire(rt_lock *l)
 {
-    if (l->rank != RT_RANK_NONE && nheld > 0 && held_rank[nheld - 1] >= l->rank && l->rank != RT_RANK_LEAF)
+    /* Channel locks may nest (select locks them in address order). */
+    if (l->rank != RT_RANK_NONE && nheld > 0 && held_rank[nheld - 1] >= l->rank && l->rank != RT_RANK_LEAF &&
+        !(l->rank == RT_RANK_CHAN && held_rank[nheld - 1] == RT_RANK_CHAN))
         rt_throwf("lock ordering problem: acquiring rank %d while holding rank %d", l->rank,
                   held_rank[nheld - 1]);
     if (nheld < RT_MAX_HELD)

@@ -1285,6 +1285,8 @@ static void park_after(rt_m *mp, rt_g *prev)
         casgstatus(prev, G_WAITING, G_RUNNABLE);
         runqput(mp->p, prev, true);
     }
+    if (rt_unlikely(mp->locks != 0))
+        rt_throw("park while holding runtime locks");
 }
 
 /* Conditions under which schedule() would simply pop the next local G:
@@ -1319,9 +1321,8 @@ void rt_park(bool (*unlockf)(rt_g *, void *), void *lock, uint8_t reason)
     rt_m *mp = gp->m;
     if (rt_unlikely(mp == NULL || gp == mp->g0))
         rt_throw("park called outside a goroutine");
-    /* At most the one lock unlockf releases may be held. */
-    if (rt_unlikely(mp->locks > 1))
-        rt_throw("park while holding runtime locks");
+    /* Locks held now must be exactly those unlockf releases (one, or every
+     * channel of a select): checked once it ran (park_after, schedule). */
     mp->waitlock = lock;
     mp->waitunlockf = unlockf;
     gp->waitreason = reason;

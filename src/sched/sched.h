@@ -70,6 +70,7 @@ void rt_procyield(int cycles);
  * held has a lower rank (Go: lockrank.go). */
 enum {
     RT_RANK_NONE = 0,
+    RT_RANK_CHAN = 5,      /* channel locks; several at once in select (address order) */
     RT_RANK_SCHED = 10,    /* sched.lock */
     RT_RANK_MALG = 15,     /* malg's chunk for threads without a P */
     RT_RANK_ALLG = 20,     /* allg chunk list */
@@ -144,6 +145,7 @@ typedef struct rt_semawaiter {
 
 /* A timer in a P's heap (Go: runtime.timer). */
 typedef struct rt_timer {
+    uint32_t running;               /* atomic: f is executing now */
     int64_t when;
     int64_t period;                 /* > 0: re-armed each time it fires */
     void (*f)(void *arg, uintptr_t seq);
@@ -152,6 +154,31 @@ typedef struct rt_timer {
     rt_p *pp;                       /* heap it is in, NULL when not in a heap */
     int32_t idx;                    /* position in pp's heap */
 } rt_timer;
+
+/* A blocked goroutine, or a blocked foreign thread (g == NULL, woken
+ * through note), waiting on one or more channels (Go: the G side of a
+ * sudog). Lives on the waiter's stack while it is blocked. */
+typedef struct rt_waiter {
+    rt_g *g;
+    rt_note note;
+    uint32_t selectdone;            /* select: the first channel op to claim it wins (CAS) */
+    struct rt_sudog *fired;         /* the case that completed, set by the waker */
+} rt_waiter;
+
+/* One channel wait (Go: sudog). On the waiter's stack: a goroutine's stack
+ * does not move, so no allocation is needed, even for a select. */
+typedef struct rt_sudog {
+    rt_waiter *w;
+    struct rt_sudog *next, *prev;
+    void *elem;                     /* value to send / where to receive (NULL: none) */
+    struct gort_chan *c;
+    bool isselect;
+    bool success;                   /* true: value passed; false: woken by close */
+} rt_sudog;
+
+typedef struct rt_waitq {
+    rt_sudog *first, *last;         /* first read racily (atomic) for fast paths */
+} rt_waitq;
 
 /* A goroutine. Field order puts what the switch and the run queues touch
  * first. Fields marked (owner) are written only by the M running the G or
@@ -365,6 +392,20 @@ bool rt_deltimer(rt_timer *t);
 int64_t rt_checktimers(rt_p *pp, int64_t now, bool *ran);
 void rt_timers_move(rt_p *to, rt_p *from);
 int64_t rt_nobarrier_earliest_timer(void);
+
+bool rt_deltimer_sync(rt_timer *t); /* deltimer, then wait for a running f to finish */
+
+/* ---- chan.c, select.c --------------------------------------------------------- */
+void rt_waitq_enqueue(rt_waitq *q, rt_sudog *sg);
+rt_sudog *rt_waitq_dequeue(rt_waitq *q);
+void rt_waitq_remove(rt_waitq *q, rt_sudog *sg);
+void rt_sudog_wake(rt_sudog *sg);
+void rt_chan_block_forever(uint8_t reason) __attribute__((noreturn));
+struct rt_lock *rt_chan_lock(struct gort_chan *c);
+rt_waitq *rt_chan_queue(struct gort_chan *c, bool send);
+bool rt_chan_closed_locked(struct gort_chan *c);
+bool rt_chan_try_send_locked(struct gort_chan *c, const void *ep, rt_sudog **wake);
+bool rt_chan_try_recv_locked(struct gort_chan *c, void *ep, bool *received, rt_sudog **wake);
 
 /* ---- sema.c ---------------------------------------------------------------- */
 void rt_semacquire(uint32_t *addr, bool lifo, uint8_t reason);

@@ -1,5 +1,8 @@
-/* sync.c - gort_waitgroup_t and gort_mutex_t (Go: sync/waitgroup.go,
- * sync/mutex.go), over the runtime semaphores in sema.c.
+/* sync.c - gort_waitgroup_t, gort_mutex_t, gort_rwmutex_t, gort_once_t,
+ * gort_cond_t and gort_sema_t (Go: sync/waitgroup.go, mutex.go, rwmutex.go,
+ * once.go, cond.go and runtime notifyList), over the runtime semaphores in
+ * sema.c. All are usable zero-initialised: their wait queues live in the
+ * semaphore table (or, for Cond, in the struct behind an rt_lock word).
  *
  * WaitGroup: state = counter << 32 | waiters. Add adjusts the counter with
  * one atomic add; when it reaches zero with waiters, Add resets the state
@@ -195,3 +198,199 @@ GORT_API void gort_mutex_unlock(gort_mutex_t *m)
     if (rt_unlikely(new_ != 0))
         unlockslow(m, new_);
 }
+
+/* ---- RWMutex (Go: sync/rwmutex.go) ----------------------------------------- */
+
+/* reader_count counts readers; a writer subtracts RWMUTEX_MAX_READERS to
+ * announce itself, so new readers see a negative count and wait on
+ * reader_sem, while reader_wait counts the readers that were already in and
+ * must leave before the writer (waiting on writer_sem) proceeds. */
+#define RWMUTEX_MAX_READERS (1 << 30)
+
+GORT_API void gort_rwmutex_rlock(gort_rwmutex_t *rw)
+{
+    if (__atomic_add_fetch(&rw->reader_count, 1, __ATOMIC_SEQ_CST) < 0)
+        rt_semacquire(&rw->reader_sem, false, WR_SEMACQUIRE); /* a writer is pending */
+}
+
+GORT_API bool gort_rwmutex_tryrlock(gort_rwmutex_t *rw)
+{
+    for (;;) {
+        int32_t c = rt_load(&rw->reader_count);
+        if (c < 0)
+            return false;
+        if (rt_cas(&rw->reader_count, c, c + 1))
+            return true;
+    }
+}
+
+GORT_API void gort_rwmutex_runlock(gort_rwmutex_t *rw)
+{
+    int32_t r = __atomic_add_fetch(&rw->reader_count, -1, __ATOMIC_SEQ_CST);
+    if (r >= 0)
+        return;
+    if (r + 1 == 0 || r + 1 == -RWMUTEX_MAX_READERS)
+        rt_fatal("sync: RUnlock of unlocked RWMutex");
+    /* A writer is pending: the last reader it waits for lets it in. */
+    if (__atomic_add_fetch(&rw->reader_wait, -1, __ATOMIC_SEQ_CST) == 0)
+        rt_semrelease(&rw->writer_sem, false);
+}
+
+GORT_API void gort_rwmutex_lock(gort_rwmutex_t *rw)
+{
+    gort_mutex_lock(&rw->w); /* first, exclude other writers */
+    int32_t r = __atomic_add_fetch(&rw->reader_count, -RWMUTEX_MAX_READERS, __ATOMIC_SEQ_CST) +
+                RWMUTEX_MAX_READERS;
+    if (r != 0 && __atomic_add_fetch(&rw->reader_wait, r, __ATOMIC_SEQ_CST) != 0)
+        rt_semacquire(&rw->writer_sem, false, WR_SEMACQUIRE);
+}
+
+GORT_API bool gort_rwmutex_trylock(gort_rwmutex_t *rw)
+{
+    if (!gort_mutex_trylock(&rw->w))
+        return false;
+    if (!rt_cas(&rw->reader_count, 0, -RWMUTEX_MAX_READERS)) {
+        gort_mutex_unlock(&rw->w);
+        return false;
+    }
+    return true;
+}
+
+GORT_API void gort_rwmutex_unlock(gort_rwmutex_t *rw)
+{
+    int32_t r = __atomic_add_fetch(&rw->reader_count, RWMUTEX_MAX_READERS, __ATOMIC_SEQ_CST);
+    if (r >= RWMUTEX_MAX_READERS)
+        rt_fatal("sync: Unlock of unlocked RWMutex");
+    for (int32_t i = 0; i < r; i++) /* readers that queued behind us */
+        rt_semrelease(&rw->reader_sem, false);
+    gort_mutex_unlock(&rw->w);
+}
+
+/* ---- Once (Go: sync/once.go) ------------------------------------------------ */
+
+GORT_API void gort_once_do(gort_once_t *o, void (*fn)(void *), void *arg)
+{
+    if (rt_likely(rt_load_acq(&o->done) != 0))
+        return;
+    gort_mutex_lock(&o->m);
+    if (o->done == 0) {
+        fn(arg);
+        rt_store_rel(&o->done, 1);
+    }
+    gort_mutex_unlock(&o->m);
+}
+
+/* ---- Cond (Go: sync/cond.go over runtime notifyList, sema.go) ---------------- */
+
+/* Each waiter takes a ticket (wait++) before unlocking the user's mutex, so
+ * a Signal that comes after that point is never lost: it wakes the waiter
+ * holding the oldest unnotified ticket, or lets it return at once if it has
+ * not queued yet. The list is kept in the cond itself (zero-initialisable);
+ * its lock is an rt_lock in the `lock` word. */
+typedef struct condwaiter {
+    rt_waiter w;
+    uint32_t ticket;
+    struct condwaiter *next;
+} condwaiter;
+
+_Static_assert(sizeof(rt_lock) <= sizeof(((gort_cond_t *)0)->lock), "gort_cond_t.lock too small");
+
+static inline bool less(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+
+GORT_API void gort_cond_wait(gort_cond_t *c, gort_mutex_t *m)
+{
+    rt_lock *l = (rt_lock *)&c->lock;
+    uint32_t t = __atomic_fetch_add(&c->wait, 1, __ATOMIC_SEQ_CST);
+    gort_mutex_unlock(m);
+    rt_lock_acquire(l);
+    if (less(t, rt_load(&c->notify))) { /* already notified */
+        rt_lock_release(l);
+    } else {
+        condwaiter cw = {.w = {.g = rt_curg()}, .ticket = t};
+        if (c->tail == NULL)
+            c->head = &cw;
+        else
+            ((condwaiter *)c->tail)->next = &cw;
+        c->tail = &cw;
+        if (cw.w.g != NULL) {
+            rt_parkunlock(l, WR_SYNC_COND_WAIT);
+        } else {
+            rt_lock_release(l);
+            rt_notesleep(&cw.w.note);
+        }
+    }
+    gort_mutex_lock(m);
+}
+
+static void condwake(condwaiter *cw)
+{
+    if (cw->w.g != NULL)
+        rt_ready(cw->w.g, true);
+    else
+        rt_notewakeup(&cw->w.note);
+}
+
+GORT_API void gort_cond_signal(gort_cond_t *c)
+{
+    if (rt_load(&c->wait) == rt_load(&c->notify))
+        return; /* nobody took a ticket since the last notify */
+    rt_lock *l = (rt_lock *)&c->lock;
+    rt_lock_acquire(l);
+    uint32_t t = c->notify;
+    if (t == rt_load(&c->wait)) {
+        rt_lock_release(l);
+        return;
+    }
+    rt_store(&c->notify, t + 1);
+    condwaiter *prev = NULL;
+    for (condwaiter *cw = c->head; cw != NULL; prev = cw, cw = cw->next) {
+        if (cw->ticket == t) {
+            condwaiter *n = cw->next;
+            if (prev != NULL)
+                prev->next = n;
+            else
+                c->head = n;
+            if (c->tail == cw)
+                c->tail = prev;
+            rt_lock_release(l);
+            condwake(cw);
+            return;
+        }
+    }
+    /* The ticket holder has not queued yet; it will see notify and return. */
+    rt_lock_release(l);
+}
+
+GORT_API void gort_cond_broadcast(gort_cond_t *c)
+{
+    if (rt_load(&c->wait) == rt_load(&c->notify))
+        return;
+    rt_lock *l = (rt_lock *)&c->lock;
+    rt_lock_acquire(l);
+    condwaiter *list = c->head;
+    c->head = c->tail = NULL;
+    rt_store(&c->notify, rt_load(&c->wait));
+    rt_lock_release(l);
+    while (list != NULL) {
+        condwaiter *cw = list;
+        list = cw->next; /* before waking: cw is on the waiter's stack */
+        condwake(cw);
+    }
+}
+
+/* ---- counting semaphore ------------------------------------------------------ */
+
+GORT_API void gort_sema_acquire(gort_sema_t *s) { rt_semacquire(&s->count, false, WR_SEMACQUIRE); }
+
+GORT_API bool gort_sema_tryacquire(gort_sema_t *s)
+{
+    for (;;) {
+        uint32_t v = rt_load(&s->count);
+        if (v == 0)
+            return false;
+        if (rt_cas(&s->count, v, v - 1))
+            return true;
+    }
+}
+
+GORT_API void gort_sema_release(gort_sema_t *s) { rt_semrelease(&s->count, false); }

@@ -87,7 +87,7 @@ static void heapremove(rt_p *pp, int32_t i)
 {
     rt_timer **h = pp->timers;
     int32_t last = --pp->ntimers;
-    rt_store_relaxed(&h[i]->pp, NULL);
+    rt_store(&h[i]->pp, NULL);
     if (i != last) {
         rt_timer *moved = h[last];
         h[i] = moved;
@@ -168,6 +168,17 @@ bool rt_deltimer(rt_timer *t)
     }
 }
 
+/* deltimer_sync: as deltimer, and if f is running right now (it was
+ * popped, or is periodic and re-armed), wait until it returns, so the
+ * caller may free what f uses. Must not be called from f itself. */
+bool rt_deltimer_sync(rt_timer *t)
+{
+    bool removed = rt_deltimer(t);
+    while (rt_load_acq(&t->running))
+        rt_osyield();
+    return removed;
+}
+
 /* checktimers: run pp's due timers (now == 0: read the clock if needed).
  * Returns the next timer's when (0: none). *ran is set if any ran. */
 int64_t rt_checktimers(rt_p *pp, int64_t now, bool *ran)
@@ -187,6 +198,9 @@ int64_t rt_checktimers(rt_p *pp, int64_t now, bool *ran)
         void (*f)(void *, uintptr_t) = t->f;
         void *arg = t->arg;
         uintptr_t seq = t->seq;
+        /* running is set before pp is cleared (both seq_cst): whoever sees
+         * the timer gone from its heap also sees it running. */
+        rt_store(&t->running, 1);
         if (t->period > 0) {
             /* Re-arm before running, as Go does, skipping missed ticks. */
             int64_t delta = t->when - now;
@@ -198,6 +212,7 @@ int64_t rt_checktimers(rt_p *pp, int64_t now, bool *ran)
         }
         rt_lock_release(&pp->timerslock);
         f(arg, seq);
+        rt_store_rel(&t->running, 0);
         *ran = true;
         rt_lock_acquire(&pp->timerslock);
     }

@@ -1,0 +1,576 @@
+/* chan.c - channels (Go: chan.go).
+ *
+ * A channel is a lock, a ring buffer of cap elements and two wait queues:
+ * recvq (receivers waiting for a value) and sendq (senders waiting for a
+ * receiver or room). Invariants, under c->lock:
+ *
+ *   at least one of recvq, sendq is empty (except for one goroutine
+ *     selecting on both ends of an unbuffered channel);
+ *   cap > 0:  qcount > 0  => recvq is empty;
+ *             qcount < cap => sendq is empty;
+ *   closed    => sendq is empty (close wakes every sender, who panics).
+ *
+ * Send (the receive side mirrors it):
+ *   1. a receiver is waiting: copy straight into its destination
+ *      (sendDirect: the receiver's own variable, on its stack), mark it
+ *      successful, unlock, ready it into this P's runnext;
+ *   2. else if the buffer has room: copy into the ring;
+ *   3. else block: a sudog on the sender's stack goes on sendq, the G parks
+ *      and the lock is released once it is _Gwaiting. The receiver that
+ *      takes it copies the value out of the sender's variable (recvDirect).
+ * A receive from a full buffer with a blocked sender takes the head of the
+ * ring and moves the sender's value into the freed tail slot, keeping FIFO.
+ *
+ * Sudogs live on the waiting goroutine's stack (Go allocates them because
+ * its stacks move; ours do not). A waiter is an rt_waiter: a G to ready, or a
+ * foreign thread's futex note, so threads gort does not manage can block on
+ * channels too. A select's sudogs share one waiter whose selectdone word is
+ * CAS'd by the first channel operation that claims it; the others skip it.
+ *
+ * Nothing is readied with a channel lock held: close collects its waiters
+ * first. Lock rank RT_RANK_CHAN, lowest: nothing else is held when a
+ * channel lock is taken, and select takes several in address order.
+ *
+ * Fast paths read closed, qcount and the queue heads without the lock (as
+ * Go's chansend/chanrecv do for non-blocking operations): each is a single
+ * atomic word, and a stale read only makes a non-blocking op fail that a
+ * locked one could have completed an instant later, which is allowed. */
+#include "sched.h"
+#include "../boot/boot.h"
+#include "../debug/debug.h"
+
+#include <gort.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CHAN_MAGIC 0x6368616eu /* "chan" */
+#define CHAN_FREED 0xdeadc4a1u
+
+struct gort_chan {
+    rt_lock lock;
+    uint32_t magic;
+    uint32_t closed;          /* atomic reads */
+    size_t qcount;            /* elements in the buffer; atomic reads */
+    size_t dataqsiz;          /* capacity */
+    size_t elemsize;
+    size_t sendx, recvx;      /* ring indices */
+    rt_waitq recvq, sendq;
+    rt_timer *timer;          /* gort_after / ticker, or NULL */
+    unsigned char *buf;
+};
+
+/* ---- wait queues -------------------------------------------------------- */
+
+void rt_waitq_enqueue(rt_waitq *q, rt_sudog *sg)
+{
+    sg->next = NULL;
+    sg->prev = q->last;
+    if (q->last != NULL)
+        q->last->next = sg;
+    else
+        rt_store_relaxed(&q->first, sg);
+    q->last = sg;
+}
+
+static void waitq_unlink(rt_waitq *q, rt_sudog *sg)
+{
+    if (sg->prev != NULL)
+        sg->prev->next = sg->next;
+    else
+        rt_store_relaxed(&q->first, sg->next);
+    if (sg->next != NULL)
+        sg->next->prev = sg->prev;
+    else
+        q->last = sg->prev;
+    sg->next = sg->prev = NULL;
+}
+
+/* First waiter that can still be claimed: a select case whose select was
+ * already won elsewhere is dropped (its owner removes the rest). */
+rt_sudog *rt_waitq_dequeue(rt_waitq *q)
+{
+    for (;;) {
+        rt_sudog *sg = q->first;
+        if (sg == NULL)
+            return NULL;
+        waitq_unlink(q, sg);
+        if (sg->isselect && !rt_cas(&sg->w->selectdone, 0, 1))
+            continue;
+        return sg;
+    }
+}
+
+/* Remove sg if it is still queued (Go: dequeueSudoG). */
+void rt_waitq_remove(rt_waitq *q, rt_sudog *sg)
+{
+    if (sg->prev == NULL && q->first != sg)
+        return; /* already dequeued */
+    waitq_unlink(q, sg);
+}
+
+/* Wake the owner of sg. After this, sg and its waiter belong to the woken
+ * side again (they are on its stack): do not touch them. */
+void rt_sudog_wake(rt_sudog *sg)
+{
+    rt_waiter *w = sg->w;
+    rt_g *gp = w->g;
+    w->fired = sg;
+    if (gp != NULL)
+        rt_ready(gp, true);
+    else
+        rt_notewakeup(&w->note);
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static inline void checkchan(gort_chan_t *c)
+{
+    if (rt_unlikely(c->magic != CHAN_MAGIC))
+        rt_throwf("use of %s channel %p", c->magic == CHAN_FREED ? "a freed" : "an invalid", (void *)c);
+}
+
+static inline unsigned char *chanbuf(gort_chan_t *c, size_t i) { return c->buf + i * c->elemsize; }
+
+static inline void copyelem(gort_chan_t *c, void *dst, const void *src)
+{
+    if (c->elemsize != 0 && dst != NULL)
+        memcpy(dst, src, c->elemsize);
+}
+
+static inline void zeroelem(gort_chan_t *c, void *dst)
+{
+    if (c->elemsize != 0 && dst != NULL)
+        memset(dst, 0, c->elemsize);
+}
+
+/* Block the caller (a goroutine, or a foreign thread) on one queue of c,
+ * with c->lock held; returns with the lock released once woken. */
+static void block_on(gort_chan_t *c, rt_waitq *q, rt_sudog *sg, rt_waiter *w, uint8_t reason)
+{
+    rt_waitq_enqueue(q, sg);
+    if (w->g != NULL) {
+        rt_parkunlock(&c->lock, reason);
+    } else {
+        rt_lock_release(&c->lock);
+        rt_notesleep(&w->note);
+    }
+}
+
+/* Park forever: a nil channel, or select with no ready-able case. */
+void rt_chan_block_forever(uint8_t reason)
+{
+    if (rt_curg() != NULL) {
+        rt_park(NULL, NULL, reason);
+        rt_throw("unreachable: woken from a nil-channel wait");
+    }
+    rt_note n = {0};
+    for (;;)
+        rt_notesleep(&n);
+}
+
+static inline bool full(gort_chan_t *c)
+{
+    if (c->dataqsiz == 0)
+        return rt_load_relaxed(&c->recvq.first) == NULL;
+    return rt_load_relaxed(&c->qcount) == c->dataqsiz;
+}
+
+static inline bool empty(gort_chan_t *c)
+{
+    if (c->dataqsiz == 0)
+        return rt_load_relaxed(&c->sendq.first) == NULL;
+    return rt_load_relaxed(&c->qcount) == 0;
+}
+
+/* ---- send ------------------------------------------------------------------ */
+
+/* Hand ep to the waiting receiver sg (c locked; unlocks it). */
+static void send_to(gort_chan_t *c, rt_sudog *sg, const void *ep)
+{
+    copyelem(c, sg->elem, ep); /* sendDirect */
+    sg->elem = NULL;
+    sg->success = true;
+    rt_lock_release(&c->lock);
+    rt_sudog_wake(sg);
+}
+
+/* Put ep in the ring (c locked, room guaranteed). */
+static void enqueue_buf(gort_chan_t *c, const void *ep)
+{
+    copyelem(c, chanbuf(c, c->sendx), ep);
+    if (++c->sendx == c->dataqsiz)
+        c->sendx = 0;
+    rt_store_relaxed(&c->qcount, c->qcount + 1);
+}
+
+/* chansend: returns true if sent; false only when !block and it would block. */
+static bool chansend(gort_chan_t *c, const void *ep, bool block)
+{
+    if (c == NULL) {
+        if (!block)
+            return false;
+        rt_chan_block_forever(WR_CHAN_SEND_NIL);
+    }
+    checkchan(c);
+    if (!block && !rt_load_relaxed(&c->closed) && full(c))
+        return false;
+    rt_lock_acquire(&c->lock);
+    if (c->closed) {
+        rt_lock_release(&c->lock);
+        rt_panic("send on closed channel");
+    }
+    rt_sudog *sg = rt_waitq_dequeue(&c->recvq);
+    if (sg != NULL) {
+        send_to(c, sg, ep);
+        return true;
+    }
+    if (c->qcount < c->dataqsiz) {
+        enqueue_buf(c, ep);
+        rt_lock_release(&c->lock);
+        return true;
+    }
+    if (!block) {
+        rt_lock_release(&c->lock);
+        return false;
+    }
+    rt_waiter w = {.g = rt_curg()};
+    rt_sudog mysg = {.w = &w, .elem = (void *)ep, .c = c};
+    block_on(c, &c->sendq, &mysg, &w, WR_CHAN_SEND);
+    if (!mysg.success) /* woken by close */
+        rt_panic("send on closed channel");
+    return true;
+}
+
+/* ---- receive --------------------------------------------------------------- */
+
+/* Take a value from the blocked sender sg (c locked; unlocks it). */
+static void recv_from(gort_chan_t *c, rt_sudog *sg, void *ep)
+{
+    if (c->dataqsiz == 0) {
+        copyelem(c, ep, sg->elem); /* recvDirect */
+    } else {
+        /* Full buffer: take the head, the sender's value goes to the tail
+         * (the slot just freed), so order is kept. */
+        unsigned char *qp = chanbuf(c, c->recvx);
+        copyelem(c, ep, qp);
+        copyelem(c, qp, sg->elem);
+        if (++c->recvx == c->dataqsiz)
+            c->recvx = 0;
+        c->sendx = c->recvx;
+    }
+    sg->elem = NULL;
+    sg->success = true;
+    rt_lock_release(&c->lock);
+    rt_sudog_wake(sg);
+}
+
+/* chanrecv: returns selected (false only when !block and it would block);
+ * *received: a value (true) or closed and drained (false, ep zeroed). */
+static bool chanrecv(gort_chan_t *c, void *ep, bool block, bool *received)
+{
+    if (c == NULL) {
+        if (!block)
+            return false;
+        rt_chan_block_forever(WR_CHAN_RECEIVE_NIL);
+    }
+    checkchan(c);
+    if (!block && empty(c)) {
+        if (!rt_load_acq(&c->closed))
+            return false;
+        /* Closed: re-check emptiness; a send may have landed before close. */
+        if (empty(c)) {
+            zeroelem(c, ep);
+            *received = false;
+            return true;
+        }
+    }
+    rt_lock_acquire(&c->lock);
+    if (c->closed && c->qcount == 0) {
+        rt_lock_release(&c->lock);
+        zeroelem(c, ep);
+        *received = false;
+        return true;
+    }
+    rt_sudog *sg = rt_waitq_dequeue(&c->sendq);
+    if (sg != NULL) {
+        recv_from(c, sg, ep);
+        *received = true;
+        return true;
+    }
+    if (c->qcount > 0) {
+        unsigned char *qp = chanbuf(c, c->recvx);
+        copyelem(c, ep, qp);
+        if (++c->recvx == c->dataqsiz)
+            c->recvx = 0;
+        rt_store_relaxed(&c->qcount, c->qcount - 1);
+        rt_lock_release(&c->lock);
+        *received = true;
+        return true;
+    }
+    if (!block) {
+        rt_lock_release(&c->lock);
+        return false;
+    }
+    rt_waiter w = {.g = rt_curg()};
+    rt_sudog mysg = {.w = &w, .elem = ep, .c = c};
+    block_on(c, &c->recvq, &mysg, &w, WR_CHAN_RECEIVE);
+    *received = mysg.success;
+    return true;
+}
+
+/* ---- for select.c ------------------------------------------------------------ */
+
+rt_lock *rt_chan_lock(gort_chan_t *c)
+{
+    checkchan(c);
+    return &c->lock;
+}
+
+rt_waitq *rt_chan_queue(gort_chan_t *c, bool send) { return send ? &c->sendq : &c->recvq; }
+bool rt_chan_closed_locked(gort_chan_t *c) { return c->closed != 0; }
+
+/* With c locked (select may hold others too): complete a send now if it
+ * can. A receiver taken from recvq is returned in *wake, for the caller to
+ * wake once every lock is released. The caller handles a closed channel. */
+bool rt_chan_try_send_locked(gort_chan_t *c, const void *ep, rt_sudog **wake)
+{
+    *wake = NULL;
+    rt_sudog *sg = rt_waitq_dequeue(&c->recvq);
+    if (sg != NULL) {
+        copyelem(c, sg->elem, ep);
+        sg->elem = NULL;
+        sg->success = true;
+        *wake = sg;
+        return true;
+    }
+    if (c->qcount < c->dataqsiz) {
+        enqueue_buf(c, ep);
+        return true;
+    }
+    return false;
+}
+
+/* With c locked: complete a receive now if it can (a value, or closed and
+ * drained); a sender to wake is returned in *wake. */
+bool rt_chan_try_recv_locked(gort_chan_t *c, void *ep, bool *received, rt_sudog **wake)
+{
+    *wake = NULL;
+    rt_sudog *sg = rt_waitq_dequeue(&c->sendq);
+    if (sg != NULL) {
+        if (c->dataqsiz == 0) {
+            copyelem(c, ep, sg->elem);
+        } else {
+            unsigned char *qp = chanbuf(c, c->recvx);
+            copyelem(c, ep, qp);
+            copyelem(c, qp, sg->elem);
+            if (++c->recvx == c->dataqsiz)
+                c->recvx = 0;
+            c->sendx = c->recvx;
+        }
+        sg->elem = NULL;
+        sg->success = true;
+        *wake = sg;
+        *received = true;
+        return true;
+    }
+    if (c->qcount > 0) {
+        copyelem(c, ep, chanbuf(c, c->recvx));
+        if (++c->recvx == c->dataqsiz)
+            c->recvx = 0;
+        rt_store_relaxed(&c->qcount, c->qcount - 1);
+        *received = true;
+        return true;
+    }
+    if (c->closed) {
+        zeroelem(c, ep);
+        *received = false;
+        return true;
+    }
+    return false;
+}
+
+/* ---- public API ---------------------------------------------------------------- */
+
+GORT_API gort_chan_t *gort_chan_make(size_t elem_size, size_t cap)
+{
+    size_t hdr = (sizeof(gort_chan_t) + 63) & ~(size_t)63;
+    if (elem_size != 0 && cap > (SIZE_MAX - hdr - 64) / elem_size)
+        return NULL;
+    size_t bytes = hdr + elem_size * cap;
+    gort_chan_t *c = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (c == NULL)
+        return NULL;
+    memset(c, 0, sizeof(*c));
+    rt_lock_init(&c->lock, RT_RANK_CHAN);
+    c->magic = CHAN_MAGIC;
+    c->elemsize = elem_size;
+    c->dataqsiz = cap;
+    c->buf = (unsigned char *)c + hdr;
+    return c;
+}
+
+GORT_API void gort_chan_free(gort_chan_t *c)
+{
+    if (c == NULL)
+        return;
+    checkchan(c);
+    if (c->timer != NULL)
+        rt_deltimer_sync(c->timer); /* its callback sends on c */
+    rt_lock_acquire(&c->lock);
+    bool waiters = c->recvq.first != NULL || c->sendq.first != NULL;
+    rt_lock_release(&c->lock);
+    if (waiters)
+        rt_throwf("gort_chan_free: channel %p has blocked goroutines", (void *)c);
+    c->magic = CHAN_FREED;
+    free(c->timer);
+    free(c);
+}
+
+GORT_API void gort_chan_send(gort_chan_t *c, const void *elem)
+{
+    chansend(c, elem, true);
+    rt_preempt_check();
+}
+
+GORT_API bool gort_chan_recv(gort_chan_t *c, void *elem)
+{
+    bool received = false;
+    chanrecv(c, elem, true, &received);
+    return received;
+}
+
+GORT_API bool gort_chan_trysend(gort_chan_t *c, const void *elem) { return chansend(c, elem, false); }
+
+GORT_API bool gort_chan_tryrecv(gort_chan_t *c, void *elem, bool *ok)
+{
+    bool received = false;
+    bool done = chanrecv(c, elem, false, &received);
+    if (ok != NULL)
+        *ok = done && received;
+    return done;
+}
+
+GORT_API void gort_chan_close(gort_chan_t *c)
+{
+    if (c == NULL)
+        rt_panic("close of nil channel");
+    checkchan(c);
+    rt_lock_acquire(&c->lock);
+    if (c->closed) {
+        rt_lock_release(&c->lock);
+        rt_panic("close of closed channel");
+    }
+    rt_store_rel(&c->closed, 1);
+    /* Collect every waiter, then wake them with the lock released. */
+    rt_sudog *list = NULL, *sg;
+    while ((sg = rt_waitq_dequeue(&c->recvq)) != NULL) {
+        zeroelem(c, sg->elem);
+        sg->elem = NULL;
+        sg->success = false;
+        sg->next = list;
+        list = sg;
+    }
+    while ((sg = rt_waitq_dequeue(&c->sendq)) != NULL) {
+        sg->elem = NULL;
+        sg->success = false; /* the sender panics */
+        sg->next = list;
+        list = sg;
+    }
+    rt_lock_release(&c->lock);
+    while (list != NULL) {
+        sg = list;
+        list = sg->next; /* read before waking: sg lives on the waiter's stack */
+        rt_sudog_wake(sg);
+    }
+}
+
+GORT_API size_t gort_chan_len(gort_chan_t *c)
+{
+    if (c == NULL)
+        return 0;
+    checkchan(c);
+    return rt_load_relaxed(&c->qcount);
+}
+
+GORT_API size_t gort_chan_cap(gort_chan_t *c)
+{
+    if (c == NULL)
+        return 0;
+    checkchan(c);
+    return c->dataqsiz;
+}
+
+/* ---- timer channels (Go: time.After, time.Ticker) -------------------------------- */
+
+struct gort_ticker {
+    gort_chan_t *c;
+};
+
+/* Timer callback: a non-blocking send of the time (Go's sendTime). The
+ * channel has room for one; a tick nobody took yet makes this one drop. */
+static void sendtime(void *arg, uintptr_t seq)
+{
+    (void)seq;
+    int64_t now = rt_nanotime();
+    chansend((gort_chan_t *)arg, &now, false);
+}
+
+static gort_chan_t *timerchan(int64_t ns, int64_t period)
+{
+    gort_chan_t *c = gort_chan_make(sizeof(int64_t), 1);
+    rt_timer *t = calloc(1, sizeof(rt_timer));
+    if (c == NULL || t == NULL) {
+        free(t);
+        gort_chan_free(c);
+        return NULL;
+    }
+    int64_t now = rt_nanotime();
+    t->when = ns > 0 && now + ns > now ? now + ns : now;
+    t->period = period;
+    t->f = sendtime;
+    t->arg = c;
+    c->timer = t;
+    rt_addtimer(t);
+    return c;
+}
+
+GORT_API gort_chan_t *gort_after(int64_t ns)
+{
+    if (!rt_load_relaxed(&rt_booted))
+        rt_throw("gort_after called before the runtime started (use gort_main or gort_run)");
+    return timerchan(ns, 0);
+}
+
+GORT_API gort_ticker_t *gort_ticker_new(int64_t period_ns)
+{
+    if (period_ns <= 0)
+        return NULL;
+    if (!rt_load_relaxed(&rt_booted))
+        rt_throw("gort_ticker_new called before the runtime started (use gort_main or gort_run)");
+    gort_ticker_t *t = malloc(sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->c = timerchan(period_ns, period_ns);
+    if (t->c == NULL) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+GORT_API gort_chan_t *gort_ticker_chan(gort_ticker_t *t) { return t != NULL ? t->c : NULL; }
+
+GORT_API void gort_ticker_stop(gort_ticker_t *t)
+{
+    if (t != NULL && t->c->timer != NULL)
+        rt_deltimer_sync(t->c->timer);
+}
+
+GORT_API void gort_ticker_free(gort_ticker_t *t)
+{
+    if (t == NULL)
+        return;
+    gort_chan_free(t->c);
+    free(t);
+}
