@@ -58,6 +58,14 @@ static void spin_then_sleep(void *arg)
         gort_sleep(1000000);
 }
 
+static void send_forever(void *arg)
+{
+    int v = 1;
+    gort_chan_send((gort_chan_t *)arg, &v); /* blocks; then the channel is closed */
+}
+
+static void recv_blocked(void *arg) { gort_chan_recv((gort_chan_t *)arg, NULL); }
+
 GORT_INIT(cycle_a_unused) {}
 
 int gort_main(int argc, char **argv)
@@ -102,6 +110,58 @@ int gort_main(int argc, char **argv)
             gort_go(spin_then_sleep, NULL);
         gort_sleep(5 * 1000 * 1000);
         return 7;
+    } else if (!strcmp(c, "send_closed")) {
+        gort_chan_t *ch = gort_chan_make(sizeof(int), 1);
+        int v = 1;
+        gort_chan_close(ch);
+        gort_chan_send(ch, &v);
+    } else if (!strcmp(c, "blocked_send_closed")) {
+        gort_chan_t *ch = gort_chan_make(sizeof(int), 0);
+        gort_go(send_forever, ch);
+        gort_sleep(10 * 1000 * 1000);
+        gort_chan_close(ch); /* wakes the sender, which panics */
+        gort_sleep(10LL * 1000 * 1000 * 1000);
+    } else if (!strcmp(c, "select_send_closed")) {
+        gort_chan_t *ch = gort_chan_make(sizeof(int), 0);
+        int v = 1;
+        gort_chan_close(ch);
+        gort_select_case_t cs[1] = {{.chan = ch, .dir = GORT_SELECT_SEND, .elem = &v}};
+        gort_select(cs, 1, false);
+    } else if (!strcmp(c, "close_closed")) {
+        gort_chan_t *ch = gort_chan_make(sizeof(int), 0);
+        gort_chan_close(ch);
+        gort_chan_close(ch);
+    } else if (!strcmp(c, "close_nil")) {
+        gort_chan_close(NULL);
+    } else if (!strcmp(c, "deadlock_chan_recv")) {
+        gort_chan_t *ch = gort_chan_make(sizeof(int), 0);
+        gort_chan_recv(ch, NULL);
+    } else if (!strcmp(c, "deadlock_chan_send")) {
+        gort_chan_t *ch = gort_chan_make(sizeof(int), 0);
+        int v = 0;
+        gort_go(recv_blocked, gort_chan_make(sizeof(int), 0));
+        gort_chan_send(ch, &v);
+    } else if (!strcmp(c, "deadlock_select")) {
+        gort_chan_t *a = gort_chan_make(sizeof(int), 0), *b = gort_chan_make(sizeof(int), 0);
+        int v;
+        gort_select_case_t cs[2] = {{.chan = a, .dir = GORT_SELECT_RECV, .elem = &v},
+                                    {.chan = b, .dir = GORT_SELECT_SEND, .elem = &v}};
+        gort_select(cs, 2, true);
+    } else if (!strcmp(c, "deadlock_select_nocases")) {
+        gort_select(NULL, 0, true);
+    } else if (!strcmp(c, "deadlock_nil_chan")) {
+        gort_chan_recv(NULL, NULL);
+    } else if (!strcmp(c, "runlock_unlocked")) {
+        gort_rwmutex_t rw = {0};
+        gort_rwmutex_runlock(&rw);
+    } else if (!strcmp(c, "rwunlock_unlocked")) {
+        gort_rwmutex_t rw = {0};
+        gort_rwmutex_unlock(&rw);
+    } else if (!strcmp(c, "chan_free_waiters")) {
+        gort_chan_t *ch = gort_chan_make(sizeof(int), 0);
+        gort_go(recv_blocked, ch);
+        gort_sleep(10 * 1000 * 1000);
+        gort_chan_free(ch);
     } else if (!strcmp(c, "wg_delta_range")) {
         gort_wg_add(&wg, (int64_t)1 << 40);
     } else {
