@@ -16,19 +16,23 @@ static inline double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* Resident set size in bytes, from /proc/self/status. */
-static inline long rss_bytes(void)
+/* A /proc/self/status field in bytes (VmRSS, VmPTE, ...). */
+static inline long status_bytes(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
     long kb = -1;
+    size_t n = strlen(field);
     while (f != NULL && fgets(line, sizeof(line), f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = atol(line + 6);
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = atol(line + n + 1);
     if (f != NULL)
         fclose(f);
     return kb * 1024;
 }
+
+/* Resident set size in bytes. Page tables are not in it: VmPTE. */
+static inline long rss_bytes(void) { return status_bytes("VmRSS"); }
 
 #define RESULT(name, value, unit) printf("RESULT %s %.1f %s\n", name, (double)(value), unit)
 

@@ -26,8 +26,9 @@ extern "C" {
 
 typedef struct gort_chan gort_chan_t;
 
-/* make(chan T, cap). NULL if elem_size * cap overflows or memory runs out
- * (no errno is set: check for NULL). */
+/* make(chan T, cap). NULL if cap or elem_size is 2^32 or more, if the
+ * buffer size overflows, or if memory runs out (no errno is set: check for
+ * NULL). */
 GORT_API gort_chan_t *gort_chan_make(size_t elem_size, size_t cap);
 /* Release a channel. It must have no blocked senders or receivers (a fatal
  * error otherwise). A timer channel's timer is stopped first. */

@@ -41,24 +41,32 @@
 
 #include <gort.h>
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CHAN_MAGIC 0x6368616eu /* "chan" */
 #define CHAN_FREED 0xdeadc4a1u
 
+/* Everything an operation touches under the lock is in the first cache
+ * line, next to the lock word: when the channel is contended, one line
+ * travels between cores per operation, not two. Hence 32-bit counts
+ * (cap < 2^32, elements < 4 GiB). The ring follows at offset CHAN_HDR. */
 struct gort_chan {
     rt_lock lock;
-    uint32_t magic;
     uint32_t closed;          /* atomic reads */
-    size_t qcount;            /* elements in the buffer; atomic reads */
-    size_t dataqsiz;          /* capacity */
-    size_t elemsize;
-    size_t sendx, recvx;      /* ring indices */
+    uint32_t qcount;          /* elements in the buffer; atomic reads */
+    uint32_t dataqsiz;        /* capacity */
+    uint32_t elemsize;
+    uint32_t sendx, recvx;    /* ring indices */
     rt_waitq recvq, sendq;
+    /* second line: read-only or rarely touched */
+    uint32_t magic __attribute__((aligned(RT_CACHELINE)));
     rt_timer *timer;          /* gort_after / ticker, or NULL */
-    unsigned char *buf;
 };
+
+#define CHAN_HDR ((sizeof(gort_chan_t) + 63) & ~(size_t)63)
+_Static_assert(offsetof(gort_chan_t, sendq) + sizeof(rt_waitq) <= 64, "hot channel fields span one line");
 
 /* ---- wait queues -------------------------------------------------------- */
 
@@ -130,12 +138,27 @@ static inline void checkchan(gort_chan_t *c)
         rt_throwf("use of %s channel %p", c->magic == CHAN_FREED ? "a freed" : "an invalid", (void *)c);
 }
 
-static inline unsigned char *chanbuf(gort_chan_t *c, size_t i) { return c->buf + i * c->elemsize; }
+static inline unsigned char *chanbuf(gort_chan_t *c, size_t i)
+{
+    return (unsigned char *)c + CHAN_HDR + i * c->elemsize;
+}
 
 static inline void copyelem(gort_chan_t *c, void *dst, const void *src)
 {
-    if (c->elemsize != 0 && dst != NULL)
+    if (dst == NULL)
+        return;
+    switch (c->elemsize) { /* the common sizes without a call */
+    case 0:
+        return;
+    case 4:
+        memcpy(dst, src, 4);
+        return;
+    case 8:
+        memcpy(dst, src, 8);
+        return;
+    default:
         memcpy(dst, src, c->elemsize);
+    }
 }
 
 static inline void zeroelem(gort_chan_t *c, void *dst)
@@ -155,6 +178,27 @@ static void block_on(gort_chan_t *c, rt_waitq *q, rt_sudog *sg, rt_waiter *w, ui
         rt_lock_release(&c->lock);
         rt_notesleep(&w->note);
     }
+}
+
+/* The wait record of a blocking send or receive: in the G for a goroutine
+ * (dense memory: close walking a million waiters must not take a TLB miss
+ * on a million different stacks), on this thread's stack otherwise. */
+static __thread struct {
+    rt_waiter w;
+    rt_sudog sg;
+} foreign_wait;
+
+static inline rt_sudog *waitrecord(rt_waiter **wp)
+{
+    rt_g *gp = rt_curg();
+    rt_waiter *w = gp != NULL ? &gp->cw.w : &foreign_wait.w;
+    rt_sudog *sg = gp != NULL ? &gp->cw.sg : &foreign_wait.sg;
+    memset(w, 0, sizeof(*w));
+    memset(sg, 0, sizeof(*sg));
+    w->g = gp;
+    sg->w = w;
+    *wp = w;
+    return sg;
 }
 
 /* Park forever: a nil channel, or select with no ready-able case. */
@@ -234,10 +278,12 @@ static bool chansend(gort_chan_t *c, const void *ep, bool block)
         rt_lock_release(&c->lock);
         return false;
     }
-    rt_waiter w = {.g = rt_curg()};
-    rt_sudog mysg = {.w = &w, .elem = (void *)ep, .c = c};
-    block_on(c, &c->sendq, &mysg, &w, WR_CHAN_SEND);
-    if (!mysg.success) /* woken by close */
+    rt_waiter *w;
+    rt_sudog *mysg = waitrecord(&w);
+    mysg->elem = (void *)ep;
+    mysg->c = c;
+    block_on(c, &c->sendq, mysg, w, WR_CHAN_SEND);
+    if (!mysg->success) /* woken by close */
         rt_panic("send on closed channel");
     return true;
 }
@@ -312,10 +358,12 @@ static bool chanrecv(gort_chan_t *c, void *ep, bool block, bool *received)
         rt_lock_release(&c->lock);
         return false;
     }
-    rt_waiter w = {.g = rt_curg()};
-    rt_sudog mysg = {.w = &w, .elem = ep, .c = c};
-    block_on(c, &c->recvq, &mysg, &w, WR_CHAN_RECEIVE);
-    *received = mysg.success;
+    rt_waiter *w;
+    rt_sudog *mysg = waitrecord(&w);
+    mysg->elem = ep;
+    mysg->c = c;
+    block_on(c, &c->recvq, mysg, w, WR_CHAN_RECEIVE);
+    *received = mysg->success;
     return true;
 }
 
@@ -394,19 +442,19 @@ bool rt_chan_try_recv_locked(gort_chan_t *c, void *ep, bool *received, rt_sudog 
 
 GORT_API gort_chan_t *gort_chan_make(size_t elem_size, size_t cap)
 {
-    size_t hdr = (sizeof(gort_chan_t) + 63) & ~(size_t)63;
-    if (elem_size != 0 && cap > (SIZE_MAX - hdr - 64) / elem_size)
+    if (cap > UINT32_MAX || elem_size > UINT32_MAX)
         return NULL;
-    size_t bytes = hdr + elem_size * cap;
+    if (elem_size != 0 && cap > (SIZE_MAX - CHAN_HDR - 64) / elem_size)
+        return NULL;
+    size_t bytes = CHAN_HDR + elem_size * cap;
     gort_chan_t *c = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (c == NULL)
         return NULL;
     memset(c, 0, sizeof(*c));
     rt_lock_init(&c->lock, RT_RANK_CHAN);
     c->magic = CHAN_MAGIC;
-    c->elemsize = elem_size;
-    c->dataqsiz = cap;
-    c->buf = (unsigned char *)c + hdr;
+    c->elemsize = (uint32_t)elem_size;
+    c->dataqsiz = (uint32_t)cap;
     return c;
 }
 

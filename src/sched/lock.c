@@ -108,9 +108,14 @@ void rt_lock_acquire(rt_lock *l)
 {
     mlocks(1);
     rank_acquire(l);
-    uint32_t v = rt_xchg(&l->key, LOCK_LOCKED);
-    if (rt_likely(v == LOCK_UNLOCKED))
-        return;
+    /* Look before the speculative xchg: on a held lock the xchg would only
+     * pull the cache line away from the holder, who then pays to release. */
+    uint32_t v = rt_load_relaxed(&l->key);
+    if (rt_likely(v == LOCK_UNLOCKED)) {
+        v = rt_xchg(&l->key, LOCK_LOCKED);
+        if (rt_likely(v == LOCK_UNLOCKED))
+            return;
+    }
     /* wait is LOCKED or SLEEPING: what to put back if we get it. Once we
      * have slept we must assume others sleep too. */
     uint32_t wait = v;

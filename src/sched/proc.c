@@ -444,6 +444,8 @@ static rt_g *runqget(rt_p *pp, bool *inherit)
     /* Only the owner sets runnext non-NULL, so a failed CAS means a stealer
      * took it and there is no point retrying. */
     if (next != NULL && rt_cas(&pp->runnext, next, NULL)) {
+        /* tells a stealer waiting for runnext that we are making progress */
+        rt_store_relaxed(&pp->nexttick, pp->nexttick + 1);
         *inherit = true;
         return next;
     }
@@ -477,12 +479,16 @@ static uint32_t runqgrab(rt_p *pp, rt_g **batch, uint32_t batchhead, bool stealn
                     if (rt_load_relaxed(&pp->status) == P_RUNNING) {
                         /* Go sleeps 3 us here; we spin about as long,
                          * without a system call, and give up if the
-                         * owner scheduled in the meantime. */
+                         * owner scheduled in the meantime (a new tick, or
+                         * it took a runnext: in a ping-pong runnext is
+                         * refilled at once, so only the tick tells). */
                         uint32_t tick = rt_load_relaxed(&pp->schedtick);
+                        uint32_t ntick = rt_load_relaxed(&pp->nexttick);
                         uint64_t until = rt_arch_cputicks() + 6000;
                         while (rt_arch_cputicks() < until) {
-                            rt_procyield(10);
-                            if (rt_load_relaxed(&pp->schedtick) != tick)
+                            rt_procyield(25);
+                            if (rt_load_relaxed(&pp->schedtick) != tick ||
+                                rt_load_relaxed(&pp->nexttick) != ntick)
                                 return 0;
                         }
                     }
@@ -1438,11 +1444,14 @@ void rt_preempt_check(void)
 
 /* Run due timers of other Ps and try to steal from them. Random victim
  * order (Go's randomOrder: start and stride coprime to nprocs). */
-static rt_g *stealwork(rt_p *pp, bool timers, bool *inherit, bool *ranTimer)
+/* rounds: Go's 4 on the first attempt, 1 on later polls. stealnext: the
+ * last round may take a running P's runnext (checked only now and then by a
+ * long-spinning M: see the run queue layout in sched.h). */
+static rt_g *stealwork(rt_p *pp, int rounds, bool stealnext, bool *inherit, bool *ranTimer)
 {
     int32_t n = rt_procs();
-    for (int round = 0; round < 4; round++) {
-        bool last = round == 3;
+    for (int round = 0; round < rounds; round++) {
+        bool last = round == rounds - 1;
         uint32_t start = rt_fastrandn((uint32_t)n);
         /* stride coprime to n: try odd strides until gcd == 1 */
         uint32_t inc = 1;
@@ -1470,7 +1479,7 @@ static rt_g *stealwork(rt_p *pp, bool timers, bool *inherit, bool *ranTimer)
             rt_p *p2 = rt_allp[pos];
             if (p2 == pp)
                 continue;
-            if (last && timers && rt_load_relaxed(&p2->timer0when) != 0) {
+            if (last && rt_load_relaxed(&p2->timer0when) != 0) {
                 bool ran = false;
                 rt_checktimers(p2, 0, &ran);
                 if (ran) {
@@ -1480,8 +1489,10 @@ static rt_g *stealwork(rt_p *pp, bool timers, bool *inherit, bool *ranTimer)
                         return gp;
                 }
             }
-            if (!runqempty(p2)) {
-                rt_g *gp = runqsteal(pp, p2, last);
+            bool next = last && stealnext;
+            if (rt_load_acq(&p2->runqhead) != rt_load_acq(&p2->runqtail) ||
+                (next && rt_load_relaxed(&p2->runnext) != NULL)) {
+                rt_g *gp = runqsteal(pp, p2, next);
                 if (gp != NULL) {
                     *inherit = false;
                     return gp;
@@ -1548,7 +1559,10 @@ top:;
         int64_t deadline = 0;
         for (int iter = 0;; iter++) {
             bool ranTimer = false;
-            gp = stealwork(pp, true, inherit, &ranTimer);
+            /* Go's four rounds first; while spinning on, one round per
+             * microsecond: every poll of a busy P's queue costs that P a
+             * cache miss on its next run-queue write. */
+            gp = stealwork(pp, iter == 0 ? 4 : 1, iter % 8 == 0, inherit, &ranTimer);
             if (gp != NULL)
                 return gp;
             if (rt_load_relaxed(&sched.gcwaiting))
@@ -1575,8 +1589,7 @@ top:;
                 deadline = now + (int64_t)rt_debug.spinus * 1000;
             else if (now >= deadline)
                 break;
-            rt_procyield(50);
-            (void)iter;
+            rt_procyield(50); /* ~1 us here (PAUSE is ~20 ns) */
         }
     }
 

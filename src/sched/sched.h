@@ -211,7 +211,13 @@ struct rt_g {
     };
     void **gls;                /* goroutine-local values, lazily allocated */
     void *mainrun;             /* gort_run's wait record if this is its main G */
-    rt_semawaiter sw;          /* for semacquire */
+    union {                    /* a G waits on one thing at a time */
+        rt_semawaiter sw;      /* semacquire */
+        struct {               /* a blocking channel send or receive */
+            rt_waiter w;
+            rt_sudog sg;
+        } cw;
+    };
     rt_timer timer;            /* for gort_sleep */
 #if defined(GORT_ASAN)
     void *asan_fake;
@@ -265,17 +271,21 @@ struct rt_p {
     int32_t id;
     uint32_t status;           /* P_* ; changed under sched.lock or by its owner */
     rt_p *link;                /* pidle list */
-    uint32_t schedtick;        /* incremented on every scheduler call */
+    uint32_t schedtick;        /* incremented on every scheduler call (not for runnext) */
     rt_m *m;                   /* back-link to the owning M, NULL if idle */
     int64_t goidcache, goidcacheend;
 
     /* Local run queue (Go: runq). Lock-free: only the owner writes tail and
      * puts; anyone (stealers) may CAS head. runnext: the G readied by the
-     * running G, run next, inheriting the time slice; CAS'd by stealers. */
+     * running G, run next, inheriting the time slice; CAS'd by stealers.
+     * runnext has a cache line of its own: a goroutine ping-pong rewrites it
+     * twice per round trip, and spinning Ms polling head/tail must not make
+     * every one of those writes a cache miss. */
     uint32_t runqhead __attribute__((aligned(RT_CACHELINE)));
     uint32_t runqtail;
-    rt_g *runnext;
-    rt_g *runq[RT_RUNQ_SIZE];
+    rt_g *runnext __attribute__((aligned(RT_CACHELINE)));
+    uint32_t nexttick;         /* incremented when the owner takes runnext */
+    rt_g *runq[RT_RUNQ_SIZE] __attribute__((aligned(RT_CACHELINE)));
 
     /* Dead Gs for reuse (Go: gFree), owner only. */
     rt_g *gfree;

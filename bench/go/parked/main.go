@@ -12,7 +12,9 @@ import (
 	"sync"
 )
 
-func rss() int64 {
+func rss() int64 { return status("VmRSS:") }
+
+func status(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return -1
@@ -20,7 +22,7 @@ func rss() int64 {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if strings.HasPrefix(s.Text(), "VmRSS:") {
+		if strings.HasPrefix(s.Text(), field) {
 			kb, _ := strconv.ParseInt(strings.Fields(s.Text())[1], 10, 64)
 			return kb * 1024
 		}
@@ -35,7 +37,7 @@ func main() {
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	r0 := rss()
+	r0, p0 := rss(), status("VmPTE:")
 	var started, gate, done sync.WaitGroup
 	gate.Add(1)
 	started.Add(n)
@@ -48,10 +50,11 @@ func main() {
 		}()
 	}
 	started.Wait()
-	r1 := rss()
+	r1, p1 := rss(), status("VmPTE:")
 	runtime.ReadMemStats(&ms1)
 	gate.Done()
 	done.Wait()
 	fmt.Printf("RESULT parked_rss_bytes_per_goroutine %.1f B\n", float64(r1-r0)/float64(n))
+	fmt.Printf("RESULT parked_pte_bytes_per_goroutine %.1f B\n", float64(p1-p0)/float64(n))
 	fmt.Printf("RESULT parked_sys_bytes_per_goroutine %.1f B\n", float64(ms1.Sys-ms0.Sys)/float64(n))
 }
