@@ -20,6 +20,9 @@
  *      takes it copies the value out of the sender's variable (recvDirect).
  * A receive from a full buffer with a blocked sender takes the head of the
  * ring and moves the sender's value into the freed tail slot, keeping FIFO.
+ * The locked steps (rt_chan_try_send_locked / rt_chan_try_recv_locked) are
+ * shared with select, which holds several channel locks at once; the woken
+ * partner is returned to the caller to wake once the locks are released.
  *
  * Sudogs live on the waiting goroutine's stack (Go allocates them because
  * its stacks move; ours do not). A waiter is an rt_waiter: a G to ready, or a
@@ -227,18 +230,6 @@ static inline bool empty(gort_chan_t *c)
     return rt_load_relaxed(&c->qcount) == 0;
 }
 
-/* ---- send ------------------------------------------------------------------ */
-
-/* Hand ep to the waiting receiver sg (c locked; unlocks it). */
-static void send_to(gort_chan_t *c, rt_sudog *sg, const void *ep)
-{
-    copyelem(c, sg->elem, ep); /* sendDirect */
-    sg->elem = NULL;
-    sg->success = true;
-    rt_lock_release(&c->lock);
-    rt_sudog_wake(sg);
-}
-
 /* Put ep in the ring (c locked, room guaranteed). */
 static void enqueue_buf(gort_chan_t *c, const void *ep)
 {
@@ -248,126 +239,7 @@ static void enqueue_buf(gort_chan_t *c, const void *ep)
     rt_store_relaxed(&c->qcount, c->qcount + 1);
 }
 
-/* chansend: returns true if sent; false only when !block and it would block. */
-static bool chansend(gort_chan_t *c, const void *ep, bool block)
-{
-    if (c == NULL) {
-        if (!block)
-            return false;
-        rt_chan_block_forever(WR_CHAN_SEND_NIL);
-    }
-    checkchan(c);
-    if (!block && !rt_load_relaxed(&c->closed) && full(c))
-        return false;
-    rt_lock_acquire(&c->lock);
-    if (c->closed) {
-        rt_lock_release(&c->lock);
-        rt_panic("send on closed channel");
-    }
-    rt_sudog *sg = rt_waitq_dequeue(&c->recvq);
-    if (sg != NULL) {
-        send_to(c, sg, ep);
-        return true;
-    }
-    if (c->qcount < c->dataqsiz) {
-        enqueue_buf(c, ep);
-        rt_lock_release(&c->lock);
-        return true;
-    }
-    if (!block) {
-        rt_lock_release(&c->lock);
-        return false;
-    }
-    rt_waiter *w;
-    rt_sudog *mysg = waitrecord(&w);
-    mysg->elem = (void *)ep;
-    mysg->c = c;
-    block_on(c, &c->sendq, mysg, w, WR_CHAN_SEND);
-    if (!mysg->success) /* woken by close */
-        rt_panic("send on closed channel");
-    return true;
-}
-
-/* ---- receive --------------------------------------------------------------- */
-
-/* Take a value from the blocked sender sg (c locked; unlocks it). */
-static void recv_from(gort_chan_t *c, rt_sudog *sg, void *ep)
-{
-    if (c->dataqsiz == 0) {
-        copyelem(c, ep, sg->elem); /* recvDirect */
-    } else {
-        /* Full buffer: take the head, the sender's value goes to the tail
-         * (the slot just freed), so order is kept. */
-        unsigned char *qp = chanbuf(c, c->recvx);
-        copyelem(c, ep, qp);
-        copyelem(c, qp, sg->elem);
-        if (++c->recvx == c->dataqsiz)
-            c->recvx = 0;
-        c->sendx = c->recvx;
-    }
-    sg->elem = NULL;
-    sg->success = true;
-    rt_lock_release(&c->lock);
-    rt_sudog_wake(sg);
-}
-
-/* chanrecv: returns selected (false only when !block and it would block);
- * *received: a value (true) or closed and drained (false, ep zeroed). */
-static bool chanrecv(gort_chan_t *c, void *ep, bool block, bool *received)
-{
-    if (c == NULL) {
-        if (!block)
-            return false;
-        rt_chan_block_forever(WR_CHAN_RECEIVE_NIL);
-    }
-    checkchan(c);
-    if (!block && empty(c)) {
-        if (!rt_load_acq(&c->closed))
-            return false;
-        /* Closed: re-check emptiness; a send may have landed before close. */
-        if (empty(c)) {
-            zeroelem(c, ep);
-            *received = false;
-            return true;
-        }
-    }
-    rt_lock_acquire(&c->lock);
-    if (c->closed && c->qcount == 0) {
-        rt_lock_release(&c->lock);
-        zeroelem(c, ep);
-        *received = false;
-        return true;
-    }
-    rt_sudog *sg = rt_waitq_dequeue(&c->sendq);
-    if (sg != NULL) {
-        recv_from(c, sg, ep);
-        *received = true;
-        return true;
-    }
-    if (c->qcount > 0) {
-        unsigned char *qp = chanbuf(c, c->recvx);
-        copyelem(c, ep, qp);
-        if (++c->recvx == c->dataqsiz)
-            c->recvx = 0;
-        rt_store_relaxed(&c->qcount, c->qcount - 1);
-        rt_lock_release(&c->lock);
-        *received = true;
-        return true;
-    }
-    if (!block) {
-        rt_lock_release(&c->lock);
-        return false;
-    }
-    rt_waiter *w;
-    rt_sudog *mysg = waitrecord(&w);
-    mysg->elem = ep;
-    mysg->c = c;
-    block_on(c, &c->recvq, mysg, w, WR_CHAN_RECEIVE);
-    *received = mysg->success;
-    return true;
-}
-
-/* ---- for select.c ------------------------------------------------------------ */
+/* ---- the operations, with the channel locked (also used by select.c) ------- */
 
 rt_lock *rt_chan_lock(gort_chan_t *c)
 {
@@ -436,6 +308,88 @@ bool rt_chan_try_recv_locked(gort_chan_t *c, void *ep, bool *received, rt_sudog 
         return true;
     }
     return false;
+}
+
+/* ---- send ------------------------------------------------------------------ */
+
+/* chansend: returns true if sent; false only when !block and it would block. */
+static bool chansend(gort_chan_t *c, const void *ep, bool block)
+{
+    if (c == NULL) {
+        if (!block)
+            return false;
+        rt_chan_block_forever(WR_CHAN_SEND_NIL);
+    }
+    checkchan(c);
+    if (!block && !rt_load_relaxed(&c->closed) && full(c))
+        return false;
+    rt_lock_acquire(&c->lock);
+    if (c->closed) {
+        rt_lock_release(&c->lock);
+        rt_panic("send on closed channel");
+    }
+    rt_sudog *wake;
+    if (rt_chan_try_send_locked(c, ep, &wake)) {
+        rt_lock_release(&c->lock);
+        if (wake != NULL)
+            rt_sudog_wake(wake);
+        return true;
+    }
+    if (!block) {
+        rt_lock_release(&c->lock);
+        return false;
+    }
+    rt_waiter *w;
+    rt_sudog *mysg = waitrecord(&w);
+    mysg->elem = (void *)ep;
+    mysg->c = c;
+    block_on(c, &c->sendq, mysg, w, WR_CHAN_SEND);
+    if (!mysg->success) /* woken by close */
+        rt_panic("send on closed channel");
+    return true;
+}
+
+/* ---- receive --------------------------------------------------------------- */
+
+/* chanrecv: returns selected (false only when !block and it would block);
+ * *received: a value (true) or closed and drained (false, ep zeroed). */
+static bool chanrecv(gort_chan_t *c, void *ep, bool block, bool *received)
+{
+    if (c == NULL) {
+        if (!block)
+            return false;
+        rt_chan_block_forever(WR_CHAN_RECEIVE_NIL);
+    }
+    checkchan(c);
+    if (!block && empty(c)) {
+        if (!rt_load_acq(&c->closed))
+            return false;
+        /* Closed: re-check emptiness; a send may have landed before close. */
+        if (empty(c)) {
+            zeroelem(c, ep);
+            *received = false;
+            return true;
+        }
+    }
+    rt_lock_acquire(&c->lock);
+    rt_sudog *wake;
+    if (rt_chan_try_recv_locked(c, ep, received, &wake)) {
+        rt_lock_release(&c->lock);
+        if (wake != NULL)
+            rt_sudog_wake(wake);
+        return true;
+    }
+    if (!block) {
+        rt_lock_release(&c->lock);
+        return false;
+    }
+    rt_waiter *w;
+    rt_sudog *mysg = waitrecord(&w);
+    mysg->elem = ep;
+    mysg->c = c;
+    block_on(c, &c->recvq, mysg, w, WR_CHAN_RECEIVE);
+    *received = mysg->success;
+    return true;
 }
 
 /* ---- public API ---------------------------------------------------------------- */
