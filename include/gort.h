@@ -12,5 +12,6 @@
 #include <gort/core.h>
 #include <gort/sync.h>
 #include <gort/chan.h>
+#include <gort/alloc.h>
 
 #endif /* GORT_H */

@@ -162,6 +162,25 @@ int gort_main(int argc, char **argv)
         gort_go(recv_blocked, ch);
         gort_sleep(10 * 1000 * 1000);
         gort_chan_free(ch);
+    } else if (!strcmp(c, "double_free")) {
+        void *p = gort_alloc(100);
+        gort_free(p);
+        gort_free(p);
+    } else if (!strcmp(c, "double_free_remote")) {
+        void *p = gort_alloc(100), *q = gort_alloc(100); /* q keeps the span busy */
+        gort_free(p);
+        gort_free(p);
+        gort_free(q);
+    } else if (!strcmp(c, "double_free_large")) {
+        void *p = gort_alloc(1 << 20);
+        gort_free(p);
+        gort_free(p);
+    } else if (!strcmp(c, "free_foreign")) {
+        void *p = malloc(64);
+        gort_free(p);
+    } else if (!strcmp(c, "free_interior")) {
+        char *p = gort_alloc(256);
+        gort_free(p + 8);
     } else if (!strcmp(c, "wg_delta_range")) {
         gort_wg_add(&wg, (int64_t)1 << 40);
     } else {

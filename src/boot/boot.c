@@ -8,8 +8,9 @@
  *                 discovered later, in the background, by sysmon)
  *   rt_schedinit  self-check, options table (GORTDEBUG, GORTMAXPROCS,
  *                 GORTTRACEBACK, GORTSTACKSIZE), cpuinit (refuses to run
- *                 without required features), stackinit, checkfds,
- *                 signals, procresize(GORTMAXPROCS or ncpu), M0 takes P0
+ *                 without required features), checkfds, stackinit,
+ *                 mallocinit (size classes, arena map), signals,
+ *                 procresize(GORTMAXPROCS or ncpu), M0 takes P0
  *   newproc       the runtime main goroutine (goroutine 1)
  *   mstart        M0 enters schedule() and never returns
  *
@@ -28,6 +29,7 @@
 #include "../debug/debug.h"
 #include "../stack/stack.h"
 #include "../sysmon/sysmon.h"
+#include "../alloc/malloc.h"
 
 #include <gort.h>
 
@@ -99,6 +101,7 @@ void rt_schedinit(bool m0_here)
     rt_cpuinit();
     checkfds();
     rt_stackinit();
+    rt_mallocinit_all();
     rt_initsig();
     int32_t procs = rt_ncpu;
     if (rt_debug.maxprocs_env > 0)

@@ -94,9 +94,4 @@ void rt_schedinit(bool m0_here);
 void rt_main_goexit_hook(struct rt_g *gp);
 void rt_selfcheck(void);
 
-/* Allocation counters read by inittrace (the allocator issue wires the
- * heap's own counters in; until then these count the runtime's internal
- * allocations only). */
-extern uint64_t rt_stat_alloc_bytes, rt_stat_allocs;
-
 #endif /* GORT_BOOT_H */

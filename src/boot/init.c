@@ -14,14 +14,13 @@
 #include "../debug/debug.h"
 
 #include <gort.h>
-#include <malloc.h>
+#include <stdio.h>
 #include <string.h>
 
 static gort_init_entry_t *inits, **inits_tail = &inits;
 static bool inits_done;
 static rt_lock initlock = {0, RT_RANK_INIT};
 int64_t rt_runtime_init_time;
-uint64_t rt_stat_alloc_bytes, rt_stat_allocs;
 
 enum { INIT_NEW = 0, INIT_RUNNING = 1, INIT_DONE = 2 };
 
@@ -50,11 +49,13 @@ static gort_init_entry_t *find(const char *name, size_t len)
     return NULL;
 }
 
-/* Heap in use (C heap until the allocator lands, see docs/debug.md). */
-static uint64_t heapbytes(void)
+/* Go's inittrace counts the heap bytes and objects an init allocated. */
+static void heapcounts(uint64_t *bytes, uint64_t *allocs)
 {
-    struct mallinfo2 mi = mallinfo2();
-    return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+    gort_memstats_t ms;
+    gort_read_memstats(&ms);
+    *bytes = ms.TotalAlloc;
+    *allocs = ms.Mallocs;
 }
 
 /* Go's fmtNSAsMS: whole ms from 10 ms up, else two significant digits
@@ -121,15 +122,15 @@ static void runone(gort_init_entry_t *e, int depth)
     int64_t start = 0;
     uint64_t b0 = 0, a0 = 0;
     if (rt_debug.inittrace) {
+        heapcounts(&b0, &a0);
         start = rt_nanotime();
-        b0 = heapbytes();
-        a0 = rt_stat_allocs;
     }
     e->fn();
     if (rt_debug.inittrace) {
         int64_t end = rt_nanotime();
-        uint64_t b1 = heapbytes();
-        rt_inittrace_line(e->name, start, end, b1 > b0 ? b1 - b0 : 0, rt_stat_allocs - a0);
+        uint64_t b1, a1;
+        heapcounts(&b1, &a1);
+        rt_inittrace_line(e->name, start, end, b1 - b0, a1 - a0);
     }
     e->state = INIT_DONE;
 }

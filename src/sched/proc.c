@@ -78,6 +78,7 @@
 #include "../debug/debug.h"
 #include "../stack/stack.h"
 #include "../sysmon/sysmon.h"
+#include "../alloc/malloc.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -979,6 +980,7 @@ int32_t rt_procresize(int32_t nprocs)
             memset(pp, 0, sizeof(*pp));
             pp->id = i;
             rt_lock_init(&pp->timerslock, RT_RANK_TIMERS);
+            pp->mcache = rt_mcache_new();
             rt_store_rel(&rt_allp[i], pp);
         }
         setpstatus(pp, P_GCSTOP);
@@ -1006,6 +1008,7 @@ int32_t rt_procresize(int32_t nprocs)
             pp->gfreecnt = 0;
         }
         rt_stackcache_flush(&pp->stackcache);
+        rt_mcache_release(pp->mcache); /* its spans go back to mcentral */
         /* keep created/exited counts: fold them into P0 */
         rt_store_relaxed(&rt_allp[0]->ngo_created, rt_allp[0]->ngo_created + pp->ngo_created);
         rt_store_relaxed(&rt_allp[0]->ngo_exited, rt_allp[0]->ngo_exited + pp->ngo_exited);

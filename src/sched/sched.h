@@ -79,6 +79,8 @@ enum {
     RT_RANK_SEMA = 50,     /* semtable root */
     RT_RANK_STACKPOOL = 60,
     RT_RANK_INIT = 70,
+    RT_RANK_MCENTRAL = 75, /* mcentral, one per span class */
+    RT_RANK_MHEAP = 80,    /* the page heap */
     RT_RANK_LEAF = 100,
 };
 
@@ -292,6 +294,8 @@ struct rt_p {
     int32_t gfreecnt;
 
     rt_stackcache stackcache;
+    struct rt_mcache *mcache;  /* the allocator's per-P cache (src/alloc) */
+    uintptr_t palloc[2];       /* per-P persistentalloc chunk: next, end */
 
     /* Timer heap (4-ary, by when), guarded by timerslock. timer0when is the
      * earliest when (0 if empty), read without the lock by other Ps. */

@@ -11,7 +11,10 @@
  * Each round, with a documented work bound:
  *   - stacks: every ~100 ms, return the pages of pooled stacks that sat
  *     idle for a whole period, and of stacks a deep call chain dirtied, to
- *     the OS (<= 256 madvise calls per round; rt_stack_scavenge).
+ *     the OS (<= 256 madvise calls per round; rt_stack_scavenge);
+ *   - heap, same period: return entirely free spans to the page heap
+ *     (<= 256 spans examined, rt_mcentral_reclaim) and pages free for a
+ *     whole period to the OS (<= 1024 pages = 8 MiB, rt_mheap_scavenge).
  * The syscall retake, async preemption, netpoll nudge and forced GC duties
  * of Go's sysmon arrive with the issues that need them.
  *
@@ -22,6 +25,7 @@
 #include "../boot/boot.h"
 #include "../stack/stack.h"
 #include "../debug/debug.h"
+#include "../alloc/malloc.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -97,6 +101,12 @@ void rt_sysmon_main(void)
         if (rt_debug.stackscavenge && now - laststack >= STACK_PERIOD_NS) {
             laststack = now;
             stackwork = rt_stack_scavenge() > 0;
+            /* the heap: empty spans back to the page heap, then pages that
+             * stayed free for a whole period back to the OS */
+            if (rt_mcentral_reclaim(256) > 0)
+                stackwork = true;
+            if (rt_mheap_scavenge(1024, false) > 0)
+                stackwork = true;
         }
         idle++;
     }

@@ -1,0 +1,85 @@
+/* gort/alloc.h - the gort heap: Go's size-class allocator (mcache per P,
+ * mcentral per span class, mheap over 64 MiB arenas).
+ *
+ * Memory from gort_alloc is zeroed. Objects up to 32 KiB come from size
+ * classes, larger ones get their own span. A pointer-free object should be
+ * allocated with gort_alloc_noscan (the collector never scans it, and tiny
+ * ones, under 16 bytes, are packed together).
+ *
+ * Errors: an impossible size (overflow, more than the address space) returns
+ * NULL; running out of memory otherwise is "fatal error: out of memory", as in
+ * Go. gort_free of a pointer gort did not allocate, or of one already freed,
+ * is a fatal error naming the address. */
+#ifndef GORT_ALLOC_H
+#define GORT_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <gort/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Zeroed memory that may hold pointers (scanned by the collector). n == 0
+ * returns a unique non-NULL pointer (Go's zerobase) that must not be
+ * dereferenced. Callable from any thread. */
+GORT_API void *gort_alloc(size_t n);
+/* Zeroed memory that holds no pointers (never scanned). */
+GORT_API void *gort_alloc_noscan(size_t n);
+/* Free p early (p may be NULL). The object must not be used afterwards. */
+GORT_API void gort_free(void *p);
+/* The usable size of the object at p (its size class), >= the size asked. */
+GORT_API size_t gort_usable_size(void *p);
+/* debug.FreeOSMemory: return every free page to the OS now. */
+GORT_API void gort_free_os_memory(void);
+
+#define GORT_NUM_SIZE_CLASSES 68
+
+/* runtime.MemStats, Go's field names. */
+typedef struct gort_memstats {
+    uint64_t Alloc;         /* bytes of allocated heap objects (== HeapAlloc) */
+    uint64_t TotalAlloc;    /* cumulative bytes allocated */
+    uint64_t Sys;           /* bytes obtained from the OS */
+    uint64_t Lookups;
+    uint64_t Mallocs;       /* cumulative objects allocated */
+    uint64_t Frees;         /* cumulative objects freed */
+    uint64_t HeapAlloc;     /* bytes in allocated heap objects */
+    uint64_t HeapSys;       /* bytes of heap memory obtained from the OS */
+    uint64_t HeapIdle;      /* bytes in idle (unused) spans */
+    uint64_t HeapInuse;     /* bytes in in-use spans */
+    uint64_t HeapReleased;  /* bytes of physical memory returned to the OS */
+    uint64_t HeapObjects;   /* allocated heap objects */
+    uint64_t StackInuse;    /* bytes of goroutine stack reservations in use */
+    uint64_t StackSys;
+    uint64_t MSpanInuse;    /* bytes of allocated mspan structures */
+    uint64_t MSpanSys;
+    uint64_t MCacheInuse;   /* bytes of allocated mcache structures */
+    uint64_t MCacheSys;
+    uint64_t BuckHashSys;
+    uint64_t GCSys;         /* bytes of garbage collection metadata */
+    uint64_t OtherSys;
+    uint64_t NextGC;
+    uint64_t LastGC;
+    uint64_t PauseTotalNs;
+    uint64_t PauseNs[256];
+    uint64_t PauseEnd[256];
+    uint32_t NumGC;
+    uint32_t NumForcedGC;
+    double GCCPUFraction;
+    bool EnableGC;
+    bool DebugGC;
+    struct {
+        uint32_t Size;      /* the class's object size */
+        uint64_t Mallocs;
+        uint64_t Frees;
+    } BySize[61];           /* as Go's MemStats: the first 61 classes */
+} gort_memstats_t;
+
+GORT_API void gort_read_memstats(gort_memstats_t *ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GORT_ALLOC_H */

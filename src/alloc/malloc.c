@@ -1,0 +1,359 @@
+/* malloc.c - the gort heap (Go: malloc.go).
+ *
+ * Objects up to 32 KiB come from 67 size classes (computed at start-up as
+ * Go's mksizeclasses does, sizeclasses.c); each size class x {scan, noscan}
+ * is a span class (136). Larger objects get a span of their own.
+ *
+ * Allocating a small object proceeds up a hierarchy of caches:
+ *
+ *   1. Round the size up to its class and find the P's mcache span for the
+ *      span class. Take the next free slot with nextFreeFast (ctz over a
+ *      64-bit cache of the allocation bitmap). No lock, no atomic.
+ *   2. If the cache word is used up, scan the span's allocBits; at the end
+ *      of the span fold in objects freed meanwhile (freeBits) and go round.
+ *   3. If the span is full, give it to its mcentral and take one with free
+ *      slots from it (mcentral lock).
+ *   4. If mcentral has none, allocate a run of pages from the mheap (mheap
+ *      lock), growing the heap by a 64 MiB arena when no run fits.
+ *   5. Zero the object unless its span is made of pages known to be zero
+ *      and the slot has never been used (Go's needzero).
+ * Noscan objects under 16 bytes are packed into 16-byte blocks (the tiny
+ * allocator, mcache.c). Large objects go to step 4 directly.
+ *
+ * Freeing (gort_free; Go has only the collector, this is the optional early
+ * free the API offers): the arena map gives the span in two loads; the
+ * object index comes from divmagic; the object must be allocated (its
+ * allocBits bit set) and not already freed (its freeBits bit clear), or it
+ * is a fatal error naming the address. The free sets the freeBits bit
+ * (atomic OR: any thread may free) - or, when the freeing P is the span's
+ * current owner, clears allocBits directly so the slot is reused at once.
+ * Large objects give their pages back to the mheap immediately.
+ *
+ * Invariants: for every in-use small span,
+ *   live objects == allocCount - nfreed(pending) and
+ *   allocCount == popcount(allocBits);
+ * HeapAlloc == sum over classes of (mallocs - frees) * size + large bytes.
+ *
+ * Threads that are not running a goroutine (no P) allocate through a shared
+ * mcache under a lock. Lock order: foreign mcache lock < mcentral < mheap.
+ *
+ * Errors: a size that cannot be satisfied (overflow, beyond the address
+ * space) returns NULL; otherwise running out of memory is
+ * "fatal error: out of memory" (Go's throw). No errno. */
+#include "malloc.h"
+#include "../sched/sched.h"
+#include "../boot/boot.h"
+#include "../debug/debug.h"
+#include "../stack/stack.h"
+
+#include <gort.h>
+
+#include <string.h>
+
+static uint64_t zerobase; /* every 0-byte allocation returns its address */
+
+static rt_lock foreignlock = {0, RT_RANK_INIT};
+static rt_mcache *foreign_mcache;
+
+/* ---- the fast path -------------------------------------------------------------- */
+
+static inline uintptr_t nextfreefast(rt_mspan *s)
+{
+    uint64_t cache = s->allocCache;
+    if (cache == 0)
+        return 0;
+    uint32_t bit = (uint32_t)__builtin_ctzll(cache);
+    uint32_t idx = s->freeindex + bit;
+    if (idx >= s->nelems)
+        return 0;
+    s->allocCache = bit == 63 ? 0 : cache >> (bit + 1);
+    s->freeindex = idx + 1;
+    if (s->freeindex % 64 == 0)
+        s->allocCache = 0; /* the word is used up */
+    rt_store_relaxed(&s->allocBits[idx / 64], s->allocBits[idx / 64] | (1ull << (idx % 64)));
+    s->allocCount++;
+    return s->base + (uintptr_t)idx * s->elemsize;
+}
+
+static inline rt_mcache *mycache(void)
+{
+    rt_g *g = rt_getg();
+    if (rt_likely(g != NULL && g->m != NULL && g->m->p != NULL))
+        return g->m->p->mcache;
+    return NULL;
+}
+
+static void *mallocgc(size_t size, bool noscan)
+{
+    if (rt_unlikely(size == 0))
+        return &zerobase;
+    if (rt_unlikely(!rt_load_relaxed(&rt_booted)))
+        rt_mallocinit_early();
+    rt_mcache *c = mycache();
+    bool foreign = c == NULL;
+    if (foreign) {
+        rt_lock_acquire(&foreignlock);
+        c = foreign_mcache;
+    }
+    void *x;
+    if (size <= RT_MAX_SMALL_SIZE) {
+        if (noscan && size < RT_TINY_SIZE) {
+            x = (void *)rt_tinyalloc(c, size);
+        } else {
+            int sc = rt_size_to_class(size);
+            uint8_t spc = rt_spanclass(sc, noscan);
+            rt_mspan *s = c->alloc[spc];
+            uintptr_t v = s != NULL ? nextfreefast(s) : 0;
+            bool needzero;
+            if (rt_likely(v != 0))
+                needzero = s->needzero;
+            else
+                v = rt_nextfree(c, spc, &s, &needzero);
+            if (needzero)
+                memset((void *)v, 0, s->elemsize);
+            c->nmalloc[sc]++;
+            x = (void *)v;
+        }
+    } else {
+        if (size > (SIZE_MAX >> 1)) {
+            if (foreign)
+                rt_lock_release(&foreignlock);
+            return NULL;
+        }
+        uint64_t npages = (size + RT_PAGE_SIZE - 1) >> RT_PAGE_SHIFT;
+        if (npages > UINT32_MAX || npages > ((uint64_t)1 << (47 - RT_PAGE_SHIFT))) {
+            if (foreign)
+                rt_lock_release(&foreignlock);
+            return NULL;
+        }
+        rt_mspan *s = rt_mheap_alloc((uint32_t)npages, rt_spanclass(0, noscan), true);
+        if (s->needzero)
+            memset((void *)s->base, 0, (size_t)npages << RT_PAGE_SHIFT);
+        c->largealloc++;
+        c->largeallocbytes += npages << RT_PAGE_SHIFT;
+        x = (void *)s->base;
+    }
+    if (foreign)
+        rt_lock_release(&foreignlock);
+    return x;
+}
+
+GORT_API void *gort_alloc(size_t n) { return mallocgc(n, false); }
+GORT_API void *gort_alloc_noscan(size_t n) { return mallocgc(n, true); }
+
+/* ---- free ---------------------------------------------------------------------------- */
+
+__attribute__((noreturn, cold)) static void badfree(uintptr_t p, const char *why)
+{
+    rt_throwf("gort_free(0x%lx): %s", (unsigned long)p, why);
+}
+
+/* Free object idx of small span s (validated by the caller). */
+static void free_small(rt_mspan *s, uint32_t idx, uintptr_t p)
+{
+    uint32_t w = idx / 64;
+    uint64_t bit = 1ull << (idx % 64);
+    if (!(rt_load_relaxed(&s->allocBits[w]) & bit))
+        badfree(p, "double free (the object is not allocated)");
+    rt_mcache *c = mycache();
+    if (c != NULL && c->alloc[s->spanclass] == s) {
+        /* Our own current span: clear the bit now; the slot is reused at
+         * once if it lies before where allocation has got to. */
+        if (rt_load_relaxed(&s->freeBits[w]) & bit)
+            badfree(p, "double free");
+        rt_store_relaxed(&s->allocBits[w], s->allocBits[w] & ~bit);
+        s->allocCount--;
+        s->needzero = true;
+        if (idx < s->freeindex) {
+            s->freeindex = w * 64;
+            s->allocCache = ~s->allocBits[w];
+        } else if (w == s->freeindex / 64) {
+            s->allocCache = ~s->allocBits[w] >> (s->freeindex % 64);
+        }
+    } else {
+        /* Count first, then set the bit: nfreed never under-counts the
+         * bits a merge can find. */
+        __atomic_add_fetch(&s->nfreed, 1, __ATOMIC_SEQ_CST);
+        uint64_t old = __atomic_fetch_or(&s->freeBits[w], bit, __ATOMIC_SEQ_CST);
+        if (old & bit)
+            badfree(p, "double free");
+        rt_mcentral_freed(s);
+    }
+}
+
+enum { FREE_SMALL, FREE_TINY, FREE_TINYBLOCK, FREE_LARGE };
+
+static void countfree(int kind, int sc, uint64_t largebytes)
+{
+    rt_mcache *c = mycache();
+    bool foreign = c == NULL;
+    if (foreign) {
+        rt_lock_acquire(&foreignlock);
+        c = foreign_mcache;
+    }
+    if (kind == FREE_TINY)
+        c->tinyfrees++;
+    else if (kind == FREE_TINYBLOCK)
+        c->tinyblockfrees++;
+    else if (kind == FREE_LARGE) {
+        c->largefree++;
+        c->largefreebytes += largebytes;
+    } else
+        c->nfree[sc]++;
+    if (foreign)
+        rt_lock_release(&foreignlock);
+}
+
+void rt_free_tinyblock(rt_mspan *s, uint32_t idx)
+{
+    free_small(s, idx, s->base + (uintptr_t)idx * s->elemsize);
+    countfree(FREE_TINYBLOCK, 0, 0);
+}
+
+GORT_API void gort_free(void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    if (ptr == NULL || ptr == &zerobase)
+        return;
+    rt_mspan *s = rt_spanof(p);
+    if (s == NULL)
+        badfree(p, "pointer not allocated by gort (or already freed)");
+    if (rt_spanclass_size(s->spanclass) == 0) { /* large */
+        if (p != s->base)
+            badfree(p, "not the start of an object");
+        uint64_t bytes = (uint64_t)s->npages << RT_PAGE_SHIFT;
+        rt_mheap_free(s);
+        countfree(FREE_LARGE, 0, bytes);
+        return;
+    }
+    if (p >= s->limit)
+        badfree(p, "not the start of an object");
+    uint32_t idx = rt_span_objindex(s, p);
+    uintptr_t start = s->base + (uintptr_t)idx * s->elemsize;
+    if (s->spanclass == RT_TINY_SPANCLASS && s->tinycount != NULL && rt_load(&s->tinycount[idx]) != 0) {
+        /* A tiny object: one of several in a 16-byte block. */
+        uint32_t off = (uint32_t)(p - start);
+        uint32_t mask = rt_load(&s->tinymask[idx]);
+        if (!(mask & (1u << off)))
+            badfree(p, "double free, or not the start of a tiny object");
+        uint32_t end = off + (uint32_t)__builtin_ctz(mask >> (16 + off)); /* its last byte */
+        uint32_t was = __atomic_fetch_and(&s->tinymask[idx], ~((1u << off) | (1u << (16 + end))), __ATOMIC_SEQ_CST);
+        if (!(was & (1u << off)))
+            badfree(p, "double free of a tiny object");
+        uint8_t left = __atomic_sub_fetch(&s->tinycount[idx], 1, __ATOMIC_SEQ_CST);
+        countfree(FREE_TINY, 0, 0);
+        if (left == 0)
+            rt_free_tinyblock(s, idx);
+        return;
+    }
+    if (p != start)
+        badfree(p, "not the start of an object");
+    free_small(s, idx, p);
+    countfree(FREE_SMALL, rt_spanclass_size(s->spanclass), 0);
+}
+
+GORT_API size_t gort_usable_size(void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    if (ptr == NULL || ptr == &zerobase)
+        return 0;
+    rt_mspan *s = rt_spanof(p);
+    if (s == NULL)
+        rt_throwf("gort_usable_size(0x%lx): pointer not allocated by gort", (unsigned long)p);
+    if (rt_spanclass_size(s->spanclass) == 0)
+        return ((size_t)s->npages << RT_PAGE_SHIFT) - (p - s->base);
+    uint32_t idx = rt_span_objindex(s, p);
+    uintptr_t start = s->base + (uintptr_t)idx * s->elemsize;
+    if (s->spanclass == RT_TINY_SPANCLASS && s->tinycount != NULL && rt_load(&s->tinycount[idx]) != 0) {
+        uint32_t off = (uint32_t)(p - start);
+        uint32_t mask = rt_load(&s->tinymask[idx]);
+        if (!(mask & (1u << off)))
+            rt_throwf("gort_usable_size(0x%lx): not the start of an object", (unsigned long)p);
+        return (size_t)__builtin_ctz(mask >> (16 + off)) + 1;
+    }
+    return start + s->elemsize - p;
+}
+
+/* ---- memstats ---------------------------------------------------------------------------- */
+
+static void addcache(gort_memstats_t *ms, rt_mcache *c, uint64_t *heapalloc)
+{
+    for (int sc = 1; sc < RT_NUM_SIZE_CLASSES; sc++) {
+        uint64_t m = rt_load_relaxed(&c->nmalloc[sc]), f = rt_load_relaxed(&c->nfree[sc]);
+        ms->Mallocs += m;
+        ms->Frees += f;
+        ms->TotalAlloc += m * rt_class_to_size[sc];
+        *heapalloc += (m - f) * rt_class_to_size[sc];
+        if (sc < 61) {
+            ms->BySize[sc].Mallocs += m;
+            ms->BySize[sc].Frees += f;
+        }
+    }
+    /* Tiny objects count once each; their blocks count as 16-byte bytes. */
+    uint64_t tb = rt_load_relaxed(&c->tinyblocks), tbf = rt_load_relaxed(&c->tinyblockfrees);
+    ms->Mallocs += rt_load_relaxed(&c->tinyallocs) + rt_load_relaxed(&c->largealloc);
+    ms->Frees += rt_load_relaxed(&c->tinyfrees) + rt_load_relaxed(&c->largefree);
+    ms->TotalAlloc += rt_load_relaxed(&c->largeallocbytes) + tb * RT_TINY_SIZE;
+    *heapalloc += rt_load_relaxed(&c->largeallocbytes) - rt_load_relaxed(&c->largefreebytes) + (tb - tbf) * RT_TINY_SIZE;
+    ms->BySize[2].Mallocs += tb;
+    ms->BySize[2].Frees += tbf;
+}
+
+GORT_API void gort_read_memstats(gort_memstats_t *ms)
+{
+    if (ms == NULL)
+        return;
+    memset(ms, 0, sizeof(*ms));
+    if (!rt_load_relaxed(&rt_booted))
+        return;
+    /* Per-P counters are summed racily, as Go's ReadMemStats would without
+     * stopping the world: a concurrent allocation may be half counted. */
+    uint64_t heapalloc = 0;
+    int64_t stack = rt_stack_inuse_bytes(NULL);
+    for (int32_t i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
+        rt_p *pp = rt_load_acq(&rt_allp[i]);
+        if (pp == NULL)
+            break;
+        if (pp->mcache != NULL)
+            addcache(ms, pp->mcache, &heapalloc);
+        stack += rt_stack_inuse_bytes(&pp->stackcache);
+    }
+    rt_lock_acquire(&foreignlock);
+    addcache(ms, foreign_mcache, &heapalloc);
+    rt_lock_release(&foreignlock);
+    for (int sc = 0; sc < 61; sc++)
+        ms->BySize[sc].Size = rt_class_to_size[sc];
+    rt_heapstats hs;
+    rt_mheap_stats(&hs);
+    ms->HeapAlloc = ms->Alloc = heapalloc;
+    ms->HeapObjects = ms->Mallocs - ms->Frees;
+    ms->HeapSys = hs.sys;
+    ms->HeapInuse = hs.inuse_pages << RT_PAGE_SHIFT;
+    ms->HeapIdle = ms->HeapSys > ms->HeapInuse ? ms->HeapSys - ms->HeapInuse : 0;
+    ms->HeapReleased = hs.released_pages << RT_PAGE_SHIFT;
+    ms->StackInuse = stack > 0 ? (uint64_t)stack : 0;
+    ms->StackSys = ms->StackInuse;
+    ms->MSpanInuse = hs.spans_inuse;
+    ms->MSpanSys = hs.spans_sys;
+    ms->MCacheInuse = ms->MCacheSys = (uint64_t)rt_procs() * sizeof(rt_mcache);
+    ms->OtherSys = hs.persistent_sys;
+    ms->Sys = ms->HeapSys + ms->StackSys + ms->MSpanSys + ms->OtherSys;
+    ms->EnableGC = false; /* until the collector issue lands */
+}
+
+/* ---- init ---------------------------------------------------------------------------------- */
+
+void rt_mallocinit_all(void)
+{
+    rt_mallocinit();
+    if (foreign_mcache == NULL)
+        foreign_mcache = rt_mcache_new();
+}
+
+/* gort_alloc before the runtime booted (an ELF constructor, say): set the
+ * heap up on the spot; the scheduler is not needed for it. */
+void rt_mallocinit_early(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, rt_mallocinit_all);
+}

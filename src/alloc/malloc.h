@@ -1,0 +1,149 @@
+/* src/alloc/malloc.h - the allocator's internal interface (Go: malloc.go,
+ * sizeclasses.go, mheap.go, mcentral.go, mcache.go). Design essays at the
+ * top of each file in src/alloc/. */
+#ifndef GORT_MALLOC_H
+#define GORT_MALLOC_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+
+/* ---- sizeclasses.c: Go's size classes, computed at start-up ---------------- */
+
+#define RT_PAGE_SHIFT 13                       /* runtime pages: 8 KiB */
+#define RT_PAGE_SIZE ((size_t)1 << RT_PAGE_SHIFT)
+#define RT_MAX_SMALL_SIZE 32768                /* larger objects get their own span */
+#define RT_SMALL_SIZE_DIV 8
+#define RT_SMALL_SIZE_MAX 1024
+#define RT_LARGE_SIZE_DIV 128
+#define RT_NUM_SIZE_CLASSES 68                 /* including class 0 (large objects) */
+
+extern uint16_t rt_class_to_size[RT_NUM_SIZE_CLASSES];
+extern uint8_t rt_class_to_allocnpages[RT_NUM_SIZE_CLASSES];
+extern uint32_t rt_class_to_divmagic[RT_NUM_SIZE_CLASSES];
+extern uint8_t rt_size_to_class8[RT_SMALL_SIZE_MAX / RT_SMALL_SIZE_DIV + 1];
+extern uint8_t rt_size_to_class128[(RT_MAX_SMALL_SIZE - RT_SMALL_SIZE_MAX) / RT_LARGE_SIZE_DIV + 1];
+
+/* Compute the tables (idempotent). Must run before any allocation. */
+void rt_sizeclasses_init(void);
+
+/* Size class for a small size (1 <= size <= RT_MAX_SMALL_SIZE). */
+static inline int rt_size_to_class(size_t size)
+{
+    if (size <= RT_SMALL_SIZE_MAX - 8)
+        return rt_size_to_class8[(size + RT_SMALL_SIZE_DIV - 1) / RT_SMALL_SIZE_DIV];
+    return rt_size_to_class128[(size - RT_SMALL_SIZE_MAX + RT_LARGE_SIZE_DIV - 1) / RT_LARGE_SIZE_DIV];
+}
+
+/* ---- spans (mheap.c) ---------------------------------------------------------- */
+
+#define RT_NUM_SPAN_CLASSES (RT_NUM_SIZE_CLASSES * 2) /* size class x {scan, noscan} */
+#define RT_MAX_OBJS_PER_SPAN 1024                   /* 8 KiB / 8 B */
+#define RT_SPAN_BITS_WORDS (RT_MAX_OBJS_PER_SPAN / 64)
+#define RT_TINY_SIZE 16                              /* Go's maxTinySize */
+#define RT_TINY_SPANCLASS (2 * 2 + 1)                /* size class 2 (16 B), noscan */
+
+static inline uint8_t rt_spanclass(int sizeclass, bool noscan) { return (uint8_t)(sizeclass << 1 | (noscan ? 1 : 0)); }
+static inline int rt_spanclass_size(uint8_t spc) { return spc >> 1; }
+static inline bool rt_spanclass_noscan(uint8_t spc) { return spc & 1; }
+
+enum { SPAN_DEAD = 0, SPAN_INUSE = 1, SPAN_MANUAL = 2 };
+enum { IN_NONE = 0, IN_MCACHE = 1, IN_PARTIAL = 2, IN_FULL = 3 };
+
+/* An mspan: a run of pages holding objects of one span class (or one large
+ * object). Who may touch what:
+ *   base, npages, spanclass, elemsize, nelems, divmagic: set when the span is
+ *     made, read by anyone;
+ *   freeindex, allocCache, allocBits (setting), allocCount: the owner (the
+ *     mcache holding it, or mcentral under its lock);
+ *   freeBits, nfreed: any thread, atomically (gort_free): a freed object's
+ *     bit is set here and merged into allocBits by the owner (mspan_merge);
+ *   where, next/prev: under the mcentral lock.
+ * Invariant (owner's view): live objects = allocCount - popcount(freeBits);
+ * an object i is free iff allocBits bit i is clear. */
+typedef struct rt_mspan {
+    uintptr_t base;
+    uintptr_t limit;            /* base + nelems * elemsize */
+    uint32_t npages;
+    uint8_t spanclass;
+    uint8_t state;              /* SPAN_* */
+    uint8_t where;              /* IN_*: under the mcentral lock */
+    bool needzero;              /* may contain non-zero free slots */
+    uint32_t elemsize;
+    uint32_t nelems;
+    uint32_t divmagic;
+    uint32_t freeindex;         /* slots below it are not considered by nextFreeFast */
+    uint32_t allocCount;        /* set allocBits bits */
+    uint32_t nfreed;            /* atomic: bits set in freeBits since the last merge */
+    uint32_t hasfree;           /* atomic: a free hit this span while it was full */
+    uint64_t allocCache;        /* ~allocBits from freeindex (rounded down to 64) */
+    struct rt_mspan *next, *prev;
+    uint8_t *tinycount;         /* tiny span class: sub-objects alive per 16 B block */
+    uint32_t *tinymask;         /* tiny span class, per block: bit o = a live sub-object
+                                 * starts at offset o; bit 16+o = one ends at o */
+    uint64_t allocBits[RT_SPAN_BITS_WORDS];
+    uint64_t freeBits[RT_SPAN_BITS_WORDS];
+    uint64_t gcmarkBits[RT_SPAN_BITS_WORDS]; /* for the collector */
+} rt_mspan;
+
+/* Object index of address p in s: (p - base) / elemsize via divmagic. */
+static inline uint32_t rt_span_objindex(const rt_mspan *s, uintptr_t p)
+{
+    return (uint32_t)(((uint64_t)(uint32_t)(p - s->base) * s->divmagic) >> 32);
+}
+
+void rt_mallocinit(void);
+rt_mspan *rt_mheap_alloc(uint32_t npages, uint8_t spanclass, bool large); /* fatal on OOM */
+void rt_mheap_free(rt_mspan *s);
+rt_mspan *rt_spanof(uintptr_t p);           /* the in-use span holding p, or NULL */
+void rt_mspan_init_small(rt_mspan *s, uint8_t spanclass);
+uint32_t rt_mspan_merge(rt_mspan *s);       /* owner: fold freeBits into allocBits; returns freed count */
+int64_t rt_mheap_scavenge(int64_t maxpages, bool all); /* returns pages released */
+void *rt_persistentalloc(size_t size, size_t align); /* never freed; zeroed */
+
+typedef struct rt_heapstats {
+    uint64_t sys;               /* bytes committed for the heap */
+    uint64_t inuse_pages;       /* pages in in-use spans */
+    uint64_t free_pages;        /* pages free in the page allocator */
+    uint64_t released_pages;    /* free pages returned to the OS */
+    uint64_t spans_inuse, spans_sys;
+    uint64_t persistent_sys;
+    uint64_t large_alloc_bytes, large_free_bytes, large_allocs, large_frees;
+} rt_heapstats;
+void rt_mheap_stats(rt_heapstats *hs);
+
+/* ---- mcentral.c ------------------------------------------------------------- */
+
+rt_mspan *rt_mcentral_cachespan(uint8_t spanclass);   /* a span with free slots */
+void rt_mcentral_uncachespan(rt_mspan *s);            /* an mcache gives it back */
+void rt_mcentral_freed(rt_mspan *s);                  /* a free hit a full span */
+int64_t rt_mcentral_reclaim(int64_t maxspans);        /* background: empty spans to mheap */
+
+/* ---- mcache.c ---------------------------------------------------------------- */
+
+typedef struct rt_mcache {
+    rt_mspan *alloc[RT_NUM_SPAN_CLASSES];
+    uintptr_t tiny;             /* current tiny block, or 0 */
+    uintptr_t tinyoffset;
+    rt_mspan *tinyspan;
+    /* statistics, written by the owner only, read racily */
+    uint64_t nmalloc[RT_NUM_SIZE_CLASSES];
+    uint64_t nfree[RT_NUM_SIZE_CLASSES];
+    uint64_t tinyallocs, tinyfrees;          /* tiny objects (each counted once) */
+    uint64_t tinyblocks, tinyblockfrees;     /* the 16-byte blocks they live in */
+    uint64_t largealloc, largeallocbytes, largefree, largefreebytes;
+} rt_mcache;
+
+rt_mcache *rt_mcache_new(void);
+void rt_mcache_release(rt_mcache *c);      /* give every cached span back (procresize, exit) */
+rt_mspan *rt_mcache_refill(rt_mcache *c, uint8_t spanclass);
+uintptr_t rt_nextfree(rt_mcache *c, uint8_t spanclass, rt_mspan **sp, bool *needzero);
+uintptr_t rt_tinyalloc(rt_mcache *c, size_t size);
+
+/* ---- malloc.c ------------------------------------------------------------------- */
+
+void rt_mallocinit_all(void);   /* schedinit: heap, size classes, the foreign mcache */
+void rt_mallocinit_early(void); /* an allocation before boot */
+void rt_free_tinyblock(rt_mspan *s, uint32_t idx);
+
+#endif /* GORT_MALLOC_H */

@@ -1,0 +1,220 @@
+/* mcentral.c - central free lists, one per span class (Go: mcentral.go).
+ *
+ * An mcentral holds the spans of its class that no mcache is using:
+ *   partial  spans with free slots (or frees pending in freeBits);
+ *   full     spans with no free slot when they were put there.
+ * Go splits each list into swept and unswept span sets for its concurrent
+ * sweeper; gort frees explicitly (and the collector issue will add the
+ * swept/unswept generations), so here a span changes list when a free
+ * lands on it:
+ *
+ *   gort_free sets the object's bit in span.freeBits (atomic OR), counts it
+ *   in span.nfreed, and if the span sits in `full`, claims span.hasfree
+ *   (CAS 0->1) and moves it to `partial` (rt_mcentral_freed). Only the first
+ *   free of a full span takes the lock.
+ *
+ * Handing a span to an mcache (cacheSpan) folds its pending frees into
+ * allocBits (mspan_merge) first. Taking one back (uncacheSpan) files it as
+ * full, partial, or - when nothing in it is live any more - returns its
+ * pages to the mheap. The race between "span goes to full" and "a free
+ * arrives" is closed by ordering: uncache publishes where = IN_FULL, then
+ * reads nfreed; a freer adds to nfreed, then reads where. Both are seq_cst,
+ * so at least one of them sees the other and the span is moved to partial.
+ *
+ * rt_mcentral_reclaim (sysmon, bounded) returns partial spans that became
+ * entirely free to the mheap, so an unused size class does not pin memory.
+ *
+ * Lock order: mcentral.lock < mheap.lock; the mheap is called without an
+ * mcentral lock held. */
+#include "malloc.h"
+#include "../sched/sched.h"
+#include "../debug/debug.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct mcentral {
+    rt_lock lock;
+    rt_mspan *partial, *full;
+    uint32_t npartial, nfull;
+} __attribute__((aligned(RT_CACHELINE))) mcentral;
+
+static mcentral central[RT_NUM_SPAN_CLASSES];
+
+static void push(rt_mspan **list, rt_mspan *s)
+{
+    s->prev = NULL;
+    s->next = *list;
+    if (*list != NULL)
+        (*list)->prev = s;
+    *list = s;
+}
+
+static void unlink_span(rt_mspan **list, rt_mspan *s)
+{
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        *list = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+/* Initialise a fresh span of a small size class. */
+void rt_mspan_init_small(rt_mspan *s, uint8_t spanclass)
+{
+    int sc = rt_spanclass_size(spanclass);
+    s->spanclass = spanclass;
+    s->elemsize = rt_class_to_size[sc];
+    s->nelems = (uint32_t)((s->npages << RT_PAGE_SHIFT) / s->elemsize);
+    s->divmagic = rt_class_to_divmagic[sc];
+    s->limit = s->base + (uintptr_t)s->nelems * s->elemsize;
+    s->freeindex = 0;
+    s->allocCount = 0;
+    s->allocCache = ~0ull;
+    memset(s->allocBits, 0, sizeof(s->allocBits));
+    memset(s->freeBits, 0, sizeof(s->freeBits));
+    if (spanclass == RT_TINY_SPANCLASS && s->tinycount == NULL) {
+        s->tinycount = calloc(s->nelems, 1);
+        s->tinymask = calloc(s->nelems, sizeof(uint32_t));
+        if (s->tinycount == NULL || s->tinymask == NULL)
+            rt_throw("out of memory");
+    }
+}
+
+/* Owner (or mcentral under its lock): fold pending frees into allocBits.
+ * Returns the number of objects freed. */
+uint32_t rt_mspan_merge(rt_mspan *s)
+{
+    if (rt_load(&s->nfreed) == 0)
+        return 0;
+    uint32_t n = 0;
+    uint32_t words = (s->nelems + 63) / 64;
+    for (uint32_t w = 0; w < words; w++) {
+        if (rt_load_relaxed(&s->freeBits[w]) == 0)
+            continue;
+        uint64_t f = rt_xchg(&s->freeBits[w], 0);
+        rt_store_relaxed(&s->allocBits[w], s->allocBits[w] & ~f);
+        n += (uint32_t)__builtin_popcountll(f);
+    }
+    if (n != 0) {
+        __atomic_sub_fetch(&s->nfreed, n, __ATOMIC_SEQ_CST);
+        s->allocCount -= n;
+        s->needzero = true; /* freed slots hold old data */
+    }
+    return n;
+}
+
+rt_mspan *rt_mcentral_cachespan(uint8_t spanclass)
+{
+    mcentral *c = &central[spanclass];
+    for (;;) {
+        rt_lock_acquire(&c->lock);
+        rt_mspan *s = c->partial;
+        if (s == NULL) {
+            rt_lock_release(&c->lock);
+            break;
+        }
+        unlink_span(&c->partial, s);
+        rt_store_relaxed(&c->npartial, c->npartial - 1);
+        rt_store(&s->where, IN_MCACHE);
+        rt_lock_release(&c->lock);
+        rt_mspan_merge(s);
+        if (s->allocCount < s->nelems) {
+            s->freeindex = 0;
+            s->allocCache = ~s->allocBits[0];
+            return s;
+        }
+        rt_mcentral_uncachespan(s); /* nothing free after all: back to full */
+    }
+    /* Grow: a fresh span from the heap. */
+    int sc = rt_spanclass_size(spanclass);
+    rt_mspan *s = rt_mheap_alloc(rt_class_to_allocnpages[sc], spanclass, false);
+    rt_mspan_init_small(s, spanclass);
+    rt_store(&s->where, IN_MCACHE);
+    return s;
+}
+
+void rt_mcentral_uncachespan(rt_mspan *s)
+{
+    mcentral *c = &central[s->spanclass];
+    rt_mspan_merge(s);
+    if (s->allocCount == 0) {
+        rt_store(&s->where, IN_NONE);
+        rt_mheap_free(s); /* nothing live: nobody can free into it */
+        return;
+    }
+    rt_lock_acquire(&c->lock);
+    if (s->allocCount < s->nelems || rt_load(&s->nfreed) != 0) {
+        rt_store(&s->where, IN_PARTIAL);
+        push(&c->partial, s);
+        rt_store_relaxed(&c->npartial, c->npartial + 1);
+    } else {
+        rt_store(&s->hasfree, 0);
+        rt_store(&s->where, IN_FULL);
+        push(&c->full, s);
+        rt_store_relaxed(&c->nfull, c->nfull + 1);
+        if (rt_load(&s->nfreed) != 0 && rt_cas(&s->hasfree, 0, 1)) {
+            /* a free landed between the merge and now */
+            unlink_span(&c->full, s);
+            rt_store_relaxed(&c->nfull, c->nfull - 1);
+            rt_store(&s->where, IN_PARTIAL);
+            push(&c->partial, s);
+            rt_store_relaxed(&c->npartial, c->npartial + 1);
+        }
+    }
+    rt_lock_release(&c->lock);
+}
+
+/* A free hit s (after counting itself in s->nfreed): if s is in the full
+ * list, the first such free moves it to partial. */
+void rt_mcentral_freed(rt_mspan *s)
+{
+    if (rt_load(&s->where) != IN_FULL || !rt_cas(&s->hasfree, 0, 1))
+        return;
+    mcentral *c = &central[s->spanclass];
+    rt_lock_acquire(&c->lock);
+    if (s->where == IN_FULL) {
+        unlink_span(&c->full, s);
+        rt_store_relaxed(&c->nfull, c->nfull - 1);
+        rt_store(&s->where, IN_PARTIAL);
+        push(&c->partial, s);
+        rt_store_relaxed(&c->npartial, c->npartial + 1);
+    }
+    rt_lock_release(&c->lock);
+}
+
+/* Return partial spans with no live object to the heap; examines at most
+ * maxspans spans (Go's sweepone, minus the marking). */
+int64_t rt_mcentral_reclaim(int64_t maxspans)
+{
+    int64_t seen = 0, freed = 0;
+    for (int spc = 0; spc < RT_NUM_SPAN_CLASSES && seen < maxspans; spc++) {
+        mcentral *c = &central[spc];
+        if (rt_load_relaxed(&c->npartial) == 0)
+            continue;
+        rt_lock_acquire(&c->lock);
+        rt_mspan *empty = NULL;
+        for (rt_mspan *s = c->partial, *next; s != NULL && seen < maxspans; s = next) {
+            next = s->next;
+            seen++;
+            rt_mspan_merge(s); /* no owner while on the list: the lock makes us it */
+            if (s->allocCount == 0) {
+                unlink_span(&c->partial, s);
+                rt_store_relaxed(&c->npartial, c->npartial - 1);
+                rt_store(&s->where, IN_NONE);
+                s->next = empty;
+                empty = s;
+            }
+        }
+        rt_lock_release(&c->lock);
+        while (empty != NULL) {
+            rt_mspan *s = empty;
+            empty = s->next;
+            rt_mheap_free(s);
+            freed++;
+        }
+    }
+    return freed;
+}

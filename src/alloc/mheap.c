@@ -1,0 +1,587 @@
+/* mheap.c - the page heap (Go: mheap.go, mpagealloc.go, mfixalloc.go,
+ * persistentalloc in malloc.go, mgcscavenge.go).
+ *
+ * Address space
+ * -------------
+ * The heap lives in regions of whole 64 MiB arenas, reserved PROT_NONE with
+ * MAP_NORESERVE and committed (PROT_READ|WRITE) 4 MiB chunk by chunk as the
+ * page allocator first hands out pages in a chunk. An ordinary region is one
+ * arena; an allocation bigger than an arena gets a region of as many
+ * contiguous arenas as it needs. Runtime pages are 8 KiB.
+ *
+ * Arena map: arenamap[addr >> 26] -> heaparena, whose spans[] maps each of
+ * its 8192 pages to the mspan using it (NULL for free pages). That is how
+ * gort_free finds the span of any pointer in two loads; the map (4M
+ * entries, 32 MiB of address space) is reserved NORESERVE and only touched
+ * where arenas exist.
+ *
+ * Page allocator (Go's mpagealloc is the model, with two levels instead of
+ * a radix tree of five)
+ * ------------------------------------------------------------------------
+ * Per 4 MiB chunk (512 pages): three bitmaps (allocated, scavenged =
+ * returned to the OS, zero = known to read as zeros) and a summary of its
+ * free runs: {start, max, end} (free pages at the start, the longest run,
+ * free pages at the end). Per region: the longest free run over all its
+ * chunks, merged across chunk boundaries. To allocate n pages:
+ *   1. skip regions whose max < n;
+ *   2. walk the region's chunk summaries, carrying a free run across
+ *      boundaries (end of one chunk + start of the next): a run that
+ *      reaches n, or a chunk whose max >= n, locates the pages; only that
+ *      chunk's bitmap is searched (first fit, lowest address);
+ *   3. nothing fits: reserve a new region (grow).
+ * Summaries of the chunks touched are recomputed from their bitmaps (eight
+ * 64-bit words each); the region max is re-merged from its chunk summaries.
+ * Invariant: chunk.sum == summarize(chunk.alloc); region.max == merge of its
+ * chunk summaries; a page is scavenged or zero only while free.
+ *
+ * Zeroing: pages never used, or returned to the OS, read as zeros; a span
+ * made only of such pages has needzero == false, and its objects are not
+ * cleared on their first allocation (Go's needzero).
+ *
+ * Scavenging (returning memory): rt_mheap_scavenge releases free pages that
+ * stayed free since the previous call (sysmon, every 100 ms; at most 1024
+ * pages = 8 MiB per call), or every free page (gort_free_os_memory). The
+ * pages are taken out of the allocator while madvise(MADV_DONTNEED) runs
+ * without the lock, then returned marked scavenged + zero. HeapReleased
+ * counts them; reusing them costs a page fault each (~12 us here), which is
+ * why warm free pages are kept for a period first.
+ *
+ * Runtime metadata: mspans come from a fixalloc (free list over chunks from
+ * persistentalloc) under the mheap lock; persistentalloc hands out
+ * never-freed memory from 256 KiB mmap'd chunks, per P where the caller has
+ * one (as Go's p.palloc), else from a global chunk under its lock.
+ * Goroutine stacks do not come from here: their guard pages need a region of
+ * their own (src/stack/stack.c explains).
+ *
+ * Lock order: mcentral locks < mheap.lock < persistentalloc lock (leaf). */
+#include "malloc.h"
+#include "../sched/sched.h"
+#include "../debug/debug.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define ARENA_SHIFT 26
+#define ARENA_SIZE ((uintptr_t)1 << ARENA_SHIFT)         /* 64 MiB */
+#define PAGES_PER_ARENA (ARENA_SIZE >> RT_PAGE_SHIFT)    /* 8192 */
+#define CHUNK_PAGES 512                                  /* 4 MiB */
+#define CHUNK_WORDS (CHUNK_PAGES / 64)
+#define ARENA_MAP_BITS (48 - ARENA_SHIFT)                /* 48-bit user address space */
+#define SCAVENGE_MAX_PAGES 1024
+
+typedef struct heaparena {
+    rt_mspan *spans[PAGES_PER_ARENA];
+} heaparena;
+
+typedef struct chunk {
+    uint64_t alloc[CHUNK_WORDS];
+    uint64_t scav[CHUNK_WORDS];
+    uint64_t zero[CHUNK_WORDS];
+    uint64_t idle[CHUNK_WORDS];  /* free and unscavenged at the last scavenge pass */
+    uint16_t start, max, end;
+    bool committed;
+} chunk;
+
+typedef struct region {
+    uintptr_t base;
+    uint32_t npages;
+    uint32_t nchunks;
+    uint32_t maxrun;
+    struct region *next;
+    chunk chunks[];
+} region;
+
+static struct {
+    rt_lock lock;
+    region *regions;             /* address-ordered list */
+    heaparena **arenamap;
+    rt_mspan *spanfree;          /* fixalloc free list */
+    uint64_t sys, inuse_pages, free_pages, released_pages;
+    uint64_t spans_inuse, spans_sys;
+    uint64_t large_alloc_bytes, large_free_bytes, large_allocs, large_frees;
+} h = {.lock = {0, RT_RANK_MHEAP}};
+
+/* ---- persistentalloc ----------------------------------------------------------- */
+
+#define PERSISTENT_CHUNK (256 * 1024)
+
+typedef struct palloc {
+    uintptr_t next, end;
+} palloc;
+
+static rt_lock plock = {0, RT_RANK_LEAF};
+static palloc pglobal;
+static uint64_t persistent_sys;
+
+static void *palloc_from(palloc *pa, size_t size, size_t align)
+{
+    uintptr_t p = (pa->next + align - 1) & ~(uintptr_t)(align - 1);
+    if (pa->next == 0 || p + size > pa->end) {
+        size_t sz = size + align > PERSISTENT_CHUNK ? (size + align + 4095) & ~(size_t)4095 : PERSISTENT_CHUNK;
+        void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            rt_throw("out of memory (persistentalloc)");
+        __atomic_add_fetch(&persistent_sys, sz, __ATOMIC_RELAXED);
+        if (sz > PERSISTENT_CHUNK)
+            return m; /* big: its own mapping */
+        pa->next = (uintptr_t)m;
+        pa->end = (uintptr_t)m + sz;
+        p = (pa->next + align - 1) & ~(uintptr_t)(align - 1);
+    }
+    pa->next = p + size;
+    return (void *)p;
+}
+
+/* Never-freed, zeroed runtime memory (mmap'd pages are zero). Per P when the
+ * caller holds one: no lock. */
+void *rt_persistentalloc(size_t size, size_t align)
+{
+    if (align == 0)
+        align = 8;
+    rt_g *g = rt_getg();
+    rt_p *pp = (g != NULL && g->m != NULL) ? g->m->p : NULL;
+    if (pp != NULL)
+        return palloc_from((palloc *)&pp->palloc, size, align);
+    rt_lock_acquire(&plock);
+    void *p = palloc_from(&pglobal, size, align);
+    rt_lock_release(&plock);
+    return p;
+}
+
+/* ---- arena map ----------------------------------------------------------------- */
+
+static inline heaparena *arenaof(uintptr_t p)
+{
+    if (p >> 48)
+        return NULL;
+    return rt_load_acq(&h.arenamap[p >> ARENA_SHIFT]);
+}
+
+rt_mspan *rt_spanof(uintptr_t p)
+{
+    heaparena *a = arenaof(p);
+    if (a == NULL)
+        return NULL;
+    rt_mspan *s = rt_load_acq(&a->spans[(p & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT]);
+    if (s == NULL || rt_load_relaxed(&s->state) != SPAN_INUSE)
+        return NULL;
+    if (p < s->base || p >= s->base + ((uintptr_t)s->npages << RT_PAGE_SHIFT))
+        return NULL;
+    return s;
+}
+
+/* Point every page of [base, base+npages) at s (NULL when freeing). */
+static void setspans(uintptr_t base, uint32_t npages, rt_mspan *s)
+{
+    for (uint32_t i = 0; i < npages; i++) {
+        uintptr_t p = base + ((uintptr_t)i << RT_PAGE_SHIFT);
+        heaparena *a = h.arenamap[p >> ARENA_SHIFT];
+        rt_store_rel(&a->spans[(p & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT], s);
+    }
+}
+
+/* ---- chunk bitmaps and summaries --------------------------------------------------- */
+
+static inline bool bit(const uint64_t *b, uint32_t i) { return (b[i / 64] >> (i % 64)) & 1; }
+
+static void setrange(uint64_t *b, uint32_t from, uint32_t n, bool v)
+{
+    for (uint32_t i = from; i < from + n;) {
+        uint32_t w = i / 64, o = i % 64;
+        uint32_t k = 64 - o < from + n - i ? 64 - o : from + n - i;
+        uint64_t m = (k == 64 ? ~0ull : ((1ull << k) - 1)) << o;
+        if (v)
+            b[w] |= m;
+        else
+            b[w] &= ~m;
+        i += k;
+    }
+}
+
+static void summarize(chunk *c)
+{
+    uint32_t start = 0, max = 0, run = 0;
+    bool leading = true;
+    for (uint32_t w = 0; w < CHUNK_WORDS; w++) {
+        uint64_t a = c->alloc[w];
+        if (a == 0) { /* 64 free pages */
+            run += 64;
+            continue;
+        }
+        if (a == ~0ull) {
+            if (leading) {
+                start = run;
+                leading = false;
+            }
+            if (run > max)
+                max = run;
+            run = 0;
+            continue;
+        }
+        for (int i = 0; i < 64; i++) {
+            if (!((a >> i) & 1)) {
+                run++;
+                continue;
+            }
+            if (leading) {
+                start = run;
+                leading = false;
+            }
+            if (run > max)
+                max = run;
+            run = 0;
+        }
+    }
+    if (leading)
+        start = run; /* entirely free */
+    if (run > max)
+        max = run;
+    c->start = (uint16_t)start;
+    c->max = (uint16_t)max;
+    c->end = (uint16_t)run;
+}
+
+static void region_remax(region *r)
+{
+    uint32_t max = 0, run = 0;
+    for (uint32_t i = 0; i < r->nchunks; i++) {
+        chunk *c = &r->chunks[i];
+        if (c->max == CHUNK_PAGES) {
+            run += CHUNK_PAGES;
+            continue;
+        }
+        if (run + c->start > max)
+            max = run + c->start;
+        if (c->max > max)
+            max = c->max;
+        run = c->end;
+    }
+    if (run > max)
+        max = run;
+    r->maxrun = max;
+}
+
+/* First fit of n free pages inside one chunk; -1 if none. */
+static int32_t chunk_find(chunk *c, uint32_t n)
+{
+    uint32_t run = 0;
+    for (uint32_t i = 0; i < CHUNK_PAGES; i++) {
+        if (i % 64 == 0 && c->alloc[i / 64] == ~0ull) {
+            run = 0;
+            i += 63;
+            continue;
+        }
+        if (bit(c->alloc, i)) {
+            run = 0;
+        } else if (++run == n) {
+            return (int32_t)(i + 1 - n);
+        }
+    }
+    return -1;
+}
+
+/* Find n free pages in r: page index within r, or -1. */
+static int64_t region_find(region *r, uint32_t n)
+{
+    if (r->maxrun < n)
+        return -1;
+    uint64_t runstart = 0, run = 0;
+    for (uint32_t i = 0; i < r->nchunks; i++) {
+        chunk *c = &r->chunks[i];
+        uint64_t cbase = (uint64_t)i * CHUNK_PAGES;
+        if (run + c->start >= n)
+            return (int64_t)runstart;
+        if (c->max >= n) {
+            int32_t at = chunk_find(c, n);
+            if (at >= 0)
+                return (int64_t)(cbase + (uint64_t)at);
+        }
+        if (c->max == CHUNK_PAGES) {
+            if (run == 0)
+                runstart = cbase;
+            run += CHUNK_PAGES;
+        } else {
+            run = c->end;
+            runstart = cbase + CHUNK_PAGES - c->end;
+        }
+    }
+    return -1;
+}
+
+/* Mark [pi, pi+n) of r allocated; commit chunks as needed; returns whether
+ * every page was known zero, and how many were scavenged. */
+static bool region_take(region *r, uint64_t pi, uint32_t n, uint32_t *nscav)
+{
+    bool allzero = true;
+    *nscav = 0;
+    for (uint64_t i = pi; i < pi + n;) {
+        chunk *c = &r->chunks[i / CHUNK_PAGES];
+        uint32_t off = (uint32_t)(i % CHUNK_PAGES);
+        uint32_t k = CHUNK_PAGES - off < pi + n - i ? CHUNK_PAGES - off : (uint32_t)(pi + n - i);
+        if (!c->committed) {
+            uintptr_t cb = r->base + ((uintptr_t)(i / CHUNK_PAGES * CHUNK_PAGES) << RT_PAGE_SHIFT);
+            if (mprotect((void *)cb, (size_t)CHUNK_PAGES << RT_PAGE_SHIFT, PROT_READ | PROT_WRITE) != 0)
+                rt_throwf("out of memory: cannot commit heap memory (errno %d)", errno);
+            c->committed = true;
+            h.sys += (uint64_t)CHUNK_PAGES << RT_PAGE_SHIFT;
+        }
+        for (uint32_t j = off; j < off + k; j++) {
+            if (!bit(c->zero, j))
+                allzero = false;
+            if (bit(c->scav, j))
+                (*nscav)++;
+        }
+        setrange(c->alloc, off, k, true);
+        setrange(c->scav, off, k, false);
+        setrange(c->zero, off, k, false);
+        setrange(c->idle, off, k, false);
+        summarize(c);
+        i += k;
+    }
+    region_remax(r);
+    return allzero;
+}
+
+static void region_give(region *r, uint64_t pi, uint32_t n, bool scavenged)
+{
+    for (uint64_t i = pi; i < pi + n;) {
+        chunk *c = &r->chunks[i / CHUNK_PAGES];
+        uint32_t off = (uint32_t)(i % CHUNK_PAGES);
+        uint32_t k = CHUNK_PAGES - off < pi + n - i ? CHUNK_PAGES - off : (uint32_t)(pi + n - i);
+        setrange(c->alloc, off, k, false);
+        if (scavenged) {
+            setrange(c->scav, off, k, true);
+            setrange(c->zero, off, k, true);
+        }
+        summarize(c);
+        i += k;
+    }
+    region_remax(r);
+}
+
+/* Reserve a new region of at least npages (h.lock held). */
+static region *grow(uint32_t npages)
+{
+    uintptr_t bytes = ((uintptr_t)npages << RT_PAGE_SHIFT);
+    uintptr_t arenas = (bytes + ARENA_SIZE - 1) / ARENA_SIZE;
+    uintptr_t size = arenas * ARENA_SIZE;
+    /* Over-reserve by one arena to align the region to an arena boundary. */
+    void *m = mmap(NULL, size + ARENA_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    uintptr_t base = ((uintptr_t)m + ARENA_SIZE - 1) & ~(ARENA_SIZE - 1);
+    if (base > (uintptr_t)m)
+        munmap(m, base - (uintptr_t)m);
+    uintptr_t tail = (uintptr_t)m + size + ARENA_SIZE - (base + size);
+    if (tail > 0)
+        munmap((void *)(base + size), tail);
+    if ((base + size - 1) >> 48) {
+        munmap((void *)base, size);
+        return NULL;
+    }
+    uint32_t np = (uint32_t)(size >> RT_PAGE_SHIFT);
+    uint32_t nchunks = np / CHUNK_PAGES;
+    region *r = rt_persistentalloc(sizeof(region) + nchunks * sizeof(chunk), 64);
+    r->base = base;
+    r->npages = np;
+    r->nchunks = nchunks;
+    for (uint32_t i = 0; i < nchunks; i++) {
+        memset(r->chunks[i].zero, 0xff, sizeof(r->chunks[i].zero)); /* fresh memory reads zero */
+        summarize(&r->chunks[i]);
+    }
+    region_remax(r);
+    for (uintptr_t a = 0; a < arenas; a++) {
+        heaparena *ha = rt_persistentalloc(sizeof(heaparena), 64);
+        rt_store_rel(&h.arenamap[(base >> ARENA_SHIFT) + a], ha);
+    }
+    /* address-ordered insertion: lower addresses are preferred */
+    region **link = &h.regions;
+    while (*link != NULL && (*link)->base < base)
+        link = &(*link)->next;
+    r->next = *link;
+    *link = r;
+    h.free_pages += np;
+    return r;
+}
+
+static region *regionof(uintptr_t p)
+{
+    for (region *r = h.regions; r != NULL; r = r->next)
+        if (p >= r->base && p < r->base + ((uintptr_t)r->npages << RT_PAGE_SHIFT))
+            return r;
+    return NULL;
+}
+
+/* ---- spans: fixalloc and mheap alloc/free ---------------------------------------------- */
+
+static rt_mspan *spanalloc(void)
+{
+    rt_mspan *s = h.spanfree;
+    if (s != NULL) {
+        h.spanfree = s->next;
+    } else {
+        s = rt_persistentalloc(sizeof(rt_mspan), 64);
+        h.spans_sys += sizeof(rt_mspan);
+    }
+    memset(s, 0, sizeof(*s));
+    h.spans_inuse += sizeof(rt_mspan);
+    return s;
+}
+
+static void spanfree(rt_mspan *s)
+{
+    s->next = h.spanfree;
+    h.spanfree = s;
+    h.spans_inuse -= sizeof(rt_mspan);
+}
+
+rt_mspan *rt_mheap_alloc(uint32_t npages, uint8_t spanclass, bool large)
+{
+    if (npages == 0)
+        rt_throw("mheap_alloc: zero pages");
+    rt_lock_acquire(&h.lock);
+    region *r;
+    int64_t pi = -1;
+    for (r = h.regions; r != NULL; r = r->next)
+        if ((pi = region_find(r, npages)) >= 0)
+            break;
+    if (pi < 0) {
+        r = grow(npages);
+        if (r == NULL) {
+            rt_lock_release(&h.lock);
+            rt_throwf("out of memory: cannot reserve %lu bytes of heap address space (errno %d)",
+                      (unsigned long)((uintptr_t)npages << RT_PAGE_SHIFT), errno);
+        }
+        pi = region_find(r, npages);
+        if (pi < 0)
+            rt_throw("mheap_alloc: fresh region has no room");
+    }
+    uint32_t nscav;
+    bool zero = region_take(r, (uint64_t)pi, npages, &nscav);
+    h.free_pages -= npages;
+    h.released_pages -= nscav;
+    h.inuse_pages += npages;
+    rt_mspan *s = spanalloc();
+    s->base = r->base + ((uintptr_t)pi << RT_PAGE_SHIFT);
+    s->npages = npages;
+    s->spanclass = spanclass;
+    s->needzero = !zero;
+    s->limit = s->base + ((uintptr_t)npages << RT_PAGE_SHIFT);
+    if (large) {
+        s->elemsize = 0;
+        s->nelems = 1;
+        h.large_allocs++;
+        h.large_alloc_bytes += (uint64_t)npages << RT_PAGE_SHIFT;
+    }
+    rt_store_rel(&s->state, SPAN_INUSE);
+    setspans(s->base, npages, s);
+    rt_lock_release(&h.lock);
+    return s;
+}
+
+void rt_mheap_free(rt_mspan *s)
+{
+    rt_lock_acquire(&h.lock);
+    region *r = regionof(s->base);
+    if (r == NULL || s->state != SPAN_INUSE)
+        rt_throw("mheap_free: bad span");
+    if (s->nelems == 1 && s->elemsize == 0) {
+        h.large_frees++;
+        h.large_free_bytes += (uint64_t)s->npages << RT_PAGE_SHIFT;
+    }
+    rt_store_rel(&s->state, SPAN_DEAD);
+    setspans(s->base, s->npages, NULL);
+    region_give(r, (uint64_t)((s->base - r->base) >> RT_PAGE_SHIFT), s->npages, false);
+    h.free_pages += s->npages;
+    h.inuse_pages -= s->npages;
+    free(s->tinycount);
+    free(s->tinymask);
+    spanfree(s);
+    rt_lock_release(&h.lock);
+}
+
+/* ---- scavenging ----------------------------------------------------------------------- */
+
+/* Release free pages to the OS: those free and unscavenged at the previous
+ * call too (or all of them), at most maxpages. Returns pages released. */
+int64_t rt_mheap_scavenge(int64_t maxpages, bool all)
+{
+    int64_t done = 0;
+    rt_lock_acquire(&h.lock);
+    for (region *r = h.regions; r != NULL && done < maxpages; r = r->next) {
+        for (uint32_t ci = 0; ci < r->nchunks && done < maxpages; ci++) {
+            chunk *c = &r->chunks[ci];
+            if (!c->committed)
+                continue;
+            for (uint32_t w = 0; w < CHUNK_WORDS && done < maxpages; w++) {
+                uint64_t cand = ~c->alloc[w] & ~c->scav[w];
+                uint64_t now = cand;
+                if (!all)
+                    cand &= c->idle[w];
+                c->idle[w] = now;
+                while (cand != 0 && done < maxpages) {
+                    /* one run of candidate pages within this word */
+                    int lo = __builtin_ctzll(cand);
+                    uint64_t rest = ~(cand >> lo);
+                    int len = rest == 0 ? 64 - lo : __builtin_ctzll(rest);
+                    if (lo + len > 64)
+                        len = 64 - lo;
+                    uint64_t pi = (uint64_t)ci * CHUNK_PAGES + (uint64_t)w * 64 + (uint64_t)lo;
+                    uint32_t nscav;
+                    region_take(r, pi, (uint32_t)len, &nscav); /* nobody else can use them now */
+                    rt_lock_release(&h.lock);
+                    madvise((void *)(r->base + ((uintptr_t)pi << RT_PAGE_SHIFT)),
+                            (size_t)len << RT_PAGE_SHIFT, MADV_DONTNEED);
+                    rt_lock_acquire(&h.lock);
+                    region_give(r, pi, (uint32_t)len, true);
+                    h.released_pages += (uint64_t)len;
+                    done += len;
+                    cand &= len == 64 ? 0 : ~(((1ull << len) - 1) << lo);
+                    /* others may have taken pages of this word meanwhile */
+                    cand &= ~c->alloc[w] & ~c->scav[w];
+                }
+            }
+        }
+    }
+    rt_lock_release(&h.lock);
+    return done;
+}
+
+GORT_API void gort_free_os_memory(void)
+{
+    rt_mcentral_reclaim(INT64_MAX); /* empty spans first: their pages become free */
+    rt_mheap_scavenge(INT64_MAX, true);
+}
+
+void rt_mheap_stats(rt_heapstats *hs)
+{
+    rt_lock_acquire(&h.lock);
+    hs->sys = h.sys;
+    hs->inuse_pages = h.inuse_pages;
+    hs->free_pages = h.free_pages;
+    hs->released_pages = h.released_pages;
+    hs->spans_inuse = h.spans_inuse;
+    hs->spans_sys = h.spans_sys;
+    hs->large_alloc_bytes = h.large_alloc_bytes;
+    hs->large_free_bytes = h.large_free_bytes;
+    hs->large_allocs = h.large_allocs;
+    hs->large_frees = h.large_frees;
+    rt_lock_release(&h.lock);
+    hs->persistent_sys = rt_load_relaxed(&persistent_sys);
+}
+
+/* ---- init ---------------------------------------------------------------------------- */
+
+void rt_mallocinit(void)
+{
+    if (h.arenamap != NULL)
+        return;
+    rt_sizeclasses_init();
+    size_t mapsize = sizeof(heaparena *) << ARENA_MAP_BITS;
+    void *m = mmap(NULL, mapsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        rt_throw("mallocinit: cannot reserve the arena map");
+    h.arenamap = m;
+}
