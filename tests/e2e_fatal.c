@@ -2,6 +2,7 @@
  * ctest through expect.sh, which checks the exit status (2) and Go's
  * wording (see tests/CMakeLists.txt). */
 #include <gort.h>
+#include <pthread.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,12 @@ static void send_forever(void *arg)
 static void recv_blocked(void *arg) { gort_chan_recv((gort_chan_t *)arg, NULL); }
 
 GORT_INIT(cycle_a_unused) {}
+
+static void *free_from_thread(void *p)
+{
+    gort_free(p);
+    return NULL;
+}
 
 int gort_main(int argc, char **argv)
 {
@@ -171,6 +178,19 @@ int gort_main(int argc, char **argv)
         gort_free(p);
         gort_free(p);
         gort_free(q);
+    } else if (!strcmp(c, "double_free_flushed")) {
+        void *p[300];
+        for (int i = 0; i < 300; i++)
+            p[i] = gort_alloc(100);
+        for (int i = 0; i < 300; i++) /* the first ones leave the free cache for their span */
+            gort_free(p[i]);
+        gort_free(p[0]);
+    } else if (!strcmp(c, "double_free_thread")) {
+        void *p = gort_alloc(100);
+        gort_free(p); /* in this P's free cache */
+        pthread_t th;
+        pthread_create(&th, NULL, free_from_thread, p); /* no P: the shared cache */
+        pthread_join(th, NULL);
     } else if (!strcmp(c, "double_free_large")) {
         void *p = gort_alloc(1 << 20);
         gort_free(p);

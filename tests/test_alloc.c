@@ -82,6 +82,38 @@ static void test_edge_cases(void **state)
     run_main(edge_body, NULL);
 }
 
+/* A live object whose first word equals a freed object's cookie is freed
+ * normally (the check confirms before calling it a double free), and a free
+ * followed by an allocation of the same class reuses the slot zeroed. */
+static void cookie_body(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 200; round++) { /* also past the free cache's flush */
+        uint64_t *p = gort_alloc(48), *q = gort_alloc(48);
+        q[0] = 0x1234;
+        gort_free(p);
+        uint64_t cookie;
+        memcpy(&cookie, p, sizeof(cookie)); /* what a free leaves there */
+        q[0] = cookie;
+        gort_free(q);
+        uint64_t *r = gort_alloc(48);
+        CHECK(r == q || r == p);        /* LIFO reuse on this P */
+        CHECK(allzero(r, 48));
+        uint64_t *t = gort_alloc(48);
+        CHECK(allzero(t, 48));
+        t[0] = cookie;                  /* held over the next round's frees */
+        if (round % 2)
+            gort_free(t);
+        gort_free(r);
+    }
+}
+
+static void test_cookie_lookalike(void **state)
+{
+    (void)state;
+    run_main(cookie_body, NULL);
+}
+
 /* ---- tiny objects --------------------------------------------------------------- */
 
 static void tiny_body(void *arg)
@@ -317,7 +349,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sizes_and_zeroing), cmocka_unit_test(test_edge_cases),
         cmocka_unit_test(test_tiny),              cmocka_unit_test(test_large),
         cmocka_unit_test(test_churn_cross_goroutine), cmocka_unit_test(test_foreign_threads),
-        cmocka_unit_test(test_memstats_and_release),
+        cmocka_unit_test(test_memstats_and_release), cmocka_unit_test(test_cookie_lookalike),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

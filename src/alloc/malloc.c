@@ -23,11 +23,14 @@
  * Freeing (gort_free; Go has only the collector, this is the optional early
  * free the API offers): the arena map gives the span in two loads; the
  * object index comes from divmagic; the object must be allocated (its
- * allocBits bit set) and not already freed (its freeBits bit clear), or it
- * is a fatal error naming the address. The free sets the freeBits bit
- * (atomic OR: any thread may free) - or, when the freeing P is the span's
- * current owner, clears allocBits directly so the slot is reused at once.
- * Large objects give their pages back to the mheap immediately.
+ * allocBits bit set) and not already freed (its freeBits bit clear, and not
+ * in this P's free cache), or it is a fatal error naming the address. The
+ * object goes to the freeing P's free cache for its class (mcache.c), where
+ * the next allocation of that class on this P takes it back. From there
+ * (when the cache overflows) it reaches its span's bitmap: the freeBits bit
+ * is set (atomic OR: any thread may free) - or, when this P is the span's
+ * current owner, allocBits is cleared directly so the slot is reused at
+ * once. Large objects give their pages back to the mheap immediately.
  *
  * Invariants: for every in-use small span,
  *   live objects == allocCount - nfreed(pending) and
@@ -102,6 +105,15 @@ static void *mallocgc(size_t size, bool noscan)
         } else {
             int sc = rt_size_to_class(size);
             uint8_t spc = rt_spanclass(sc, noscan);
+            rt_freecache *f = &c->fc[spc];
+            if (f->n != 0) { /* an object freed on this P */
+                x = (void *)f->obj[--f->n];
+                memset(x, 0, rt_class_to_size[sc]);
+                c->nmalloc[sc]++;
+                if (foreign)
+                    rt_lock_release(&foreignlock);
+                return x;
+            }
             rt_mspan *s = c->alloc[spc];
             uintptr_t v = s != NULL ? nextfreefast(s) : 0;
             bool needzero;
@@ -183,6 +195,16 @@ static void free_small(rt_mspan *s, uint32_t idx, uintptr_t p)
 
 enum { FREE_SMALL, FREE_TINY, FREE_TINYBLOCK, FREE_LARGE };
 
+static inline void cachefree(uint8_t spc, uintptr_t p);
+
+/* Cookies in the first word of a freed object: rt_freekey (random, per
+ * process) while it sits in a free cache, rt_freekey ^ FLUSHED once flushed
+ * to its span. An allocation zeroes the object, so a live object never
+ * carries one (unless its data happens to equal it, which the slow check
+ * tells apart). */
+#define FLUSHED 2
+uint64_t rt_freekey;
+
 static void countfree(int kind, int sc, uint64_t largebytes)
 {
     rt_mcache *c = mycache();
@@ -210,11 +232,10 @@ void rt_free_tinyblock(rt_mspan *s, uint32_t idx)
     countfree(FREE_TINYBLOCK, 0, 0);
 }
 
-GORT_API void gort_free(void *ptr)
+/* The slow path of gort_free: tiny and large objects, and every pointer
+ * whose page is not in a small span (foreign, interior, already freed). */
+__attribute__((noinline)) static void free_slow(uintptr_t p)
 {
-    uintptr_t p = (uintptr_t)ptr;
-    if (ptr == NULL || ptr == &zerobase)
-        return;
     rt_mspan *s = rt_spanof(p);
     if (s == NULL)
         badfree(p, "pointer not allocated by gort (or already freed)");
@@ -248,8 +269,117 @@ GORT_API void gort_free(void *ptr)
     }
     if (p != start)
         badfree(p, "not the start of an object");
-    free_small(s, idx, p);
-    countfree(FREE_SMALL, rt_spanclass_size(s->spanclass), 0);
+    cachefree(s->spanclass, p);
+}
+
+/* gort_free, the fast path (a small object, not tiny):
+ *   1. pageinfo (arena map -> 2 bytes per page) gives the span class and
+ *      the span's base without touching the span;
+ *   2. divmagic gives the object index; p must be an object's start;
+ *   3. cachefree pushes it on this P's free cache.
+ * Anything else (large, tiny, not ours, a freed span) takes free_slow. */
+GORT_API void gort_free(void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    uint32_t pi = rt_pageinfo(p);
+    uint8_t spc = (uint8_t)(pi >> 8);
+    if (rt_likely(pi != 0 && spc != RT_TINY_SPANCLASS)) {
+        int sc = rt_spanclass_size(spc);
+        uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
+        uint32_t idx = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
+        if (rt_unlikely(base + (uintptr_t)idx * rt_class_to_size[sc] != p || idx >= rt_class_to_nelems[sc]))
+            badfree(p, "not the start of an object");
+        cachefree(spc, p);
+        return;
+    }
+    if (ptr == NULL || ptr == &zerobase)
+        return;
+    free_slow(p);
+}
+
+/* Flush the oldest objects of a class's free cache to their spans'
+ * bitmaps, keeping `keep`. */
+void rt_freecache_flush(rt_mcache *c, uint8_t spc, uint32_t keep)
+{
+    rt_freecache *f = &c->fc[spc];
+    if (f->n <= keep)
+        return;
+    uint32_t n = f->n - keep;
+    for (uint32_t i = 0; i < n; i++) {
+        uintptr_t q = f->obj[i];
+        *(uint64_t *)q = rt_freekey ^ FLUSHED; /* free in its span now: the other cookie */
+        rt_mspan *s = rt_spanof(q);
+        free_small(s, rt_span_objindex(s, q), q);
+    }
+    memmove(f->obj, f->obj + n, keep * sizeof(f->obj[0]));
+    f->n = keep;
+}
+
+static bool incache(rt_mcache *c, uint8_t spc, uintptr_t p)
+{
+    rt_freecache *f = &c->fc[spc];
+    uint32_t n = rt_load_relaxed(&f->n);
+    for (uint32_t i = 0; i < n && i < RT_FREECACHE; i++)
+        if (rt_load_relaxed(&f->obj[i]) == p)
+            return true;
+    return false;
+}
+
+/* Other Ps' free caches, read racily: only on the way to a fatal error (or
+ * for user data that equals the cookie), so TSan is told to look away. */
+__attribute__((no_sanitize("thread"))) static bool inothercache(rt_mcache *mine, uint8_t spc, uintptr_t p)
+{
+    for (int32_t i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
+        rt_p *pp = rt_load_acq(&rt_allp[i]);
+        if (pp == NULL)
+            break;
+        if (pp->mcache != NULL && pp->mcache != mine && incache(pp->mcache, spc, p))
+            return true;
+    }
+    return foreign_mcache != mine && incache(foreign_mcache, spc, p);
+}
+
+/* The object's first word is a free cookie: it was freed already, or the
+ * user's data happens to equal the cookie. Tell which (this P's cache, the
+ * span's bitmaps, the other Ps' caches) and die on a double free. */
+__attribute__((noinline, cold)) static void checkdoublefree(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign)
+{
+    rt_mspan *s = rt_spanof(p);
+    uint32_t idx = rt_span_objindex(s, p);
+    uint32_t w = idx / 64;
+    uint64_t bit = 1ull << (idx % 64);
+    if (incache(c, spc, p) || !(rt_load_relaxed(&s->allocBits[w]) & bit) ||
+        (rt_load_relaxed(&s->freeBits[w]) & bit) || inothercache(c, spc, p)) {
+        if (foreign)
+            rt_lock_release(&foreignlock);
+        badfree(p, "double free");
+    }
+}
+
+static inline void cachefree_locked(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign)
+{
+    rt_freecache *f = &c->fc[spc];
+    uint64_t word = *(uint64_t *)p;
+    if (rt_unlikely((word | FLUSHED) == (rt_freekey | FLUSHED)))
+        checkdoublefree(c, spc, p, foreign);
+    if (rt_unlikely(f->n == RT_FREECACHE))
+        rt_freecache_flush(c, spc, RT_FREECACHE / 2);
+    *(uint64_t *)p = rt_freekey;
+    f->obj[f->n++] = p;
+    c->nfree[rt_spanclass_size(spc)]++;
+}
+
+/* A small object (validated) goes to the freeing P's cache for its class. */
+static inline void cachefree(uint8_t spc, uintptr_t p)
+{
+    rt_mcache *c = mycache();
+    if (rt_likely(c != NULL)) {
+        cachefree_locked(c, spc, p, false);
+        return;
+    }
+    rt_lock_acquire(&foreignlock);
+    cachefree_locked(foreign_mcache, spc, p, true);
+    rt_lock_release(&foreignlock);
 }
 
 GORT_API size_t gort_usable_size(void *ptr)
@@ -346,6 +476,9 @@ GORT_API void gort_read_memstats(gort_memstats_t *ms)
 void rt_mallocinit_all(void)
 {
     rt_mallocinit();
+    if (rt_freekey == 0)
+        rt_freekey = ((rt_arch_cputicks() * 0x9e3779b97f4a7c15ull) ^ (uint64_t)(uintptr_t)&zerobase ^
+                      0x5bd1e9955bd1e995ull) | 1; /* odd: never a plausible pointer, never zero */
     if (foreign_mcache == NULL)
         foreign_mcache = rt_mcache_new();
 }

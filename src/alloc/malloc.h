@@ -21,6 +21,7 @@
 extern uint16_t rt_class_to_size[RT_NUM_SIZE_CLASSES];
 extern uint8_t rt_class_to_allocnpages[RT_NUM_SIZE_CLASSES];
 extern uint32_t rt_class_to_divmagic[RT_NUM_SIZE_CLASSES];
+extern uint16_t rt_class_to_nelems[RT_NUM_SIZE_CLASSES]; /* objects in a span of the class */
 extern uint8_t rt_size_to_class8[RT_SMALL_SIZE_MAX / RT_SMALL_SIZE_DIV + 1];
 extern uint8_t rt_size_to_class128[(RT_MAX_SMALL_SIZE - RT_SMALL_SIZE_MAX) / RT_LARGE_SIZE_DIV + 1];
 
@@ -92,6 +93,30 @@ static inline uint32_t rt_span_objindex(const rt_mspan *s, uintptr_t p)
     return (uint32_t)(((uint64_t)(uint32_t)(p - s->base) * s->divmagic) >> 32);
 }
 
+/* The arena map (mheap.c): rt_arenamap[addr >> 26] -> the heaparena of a
+ * 64 MiB arena, or NULL. spans[] maps each page to its in-use span;
+ * pageinfo[] is the compact copy gort_free reads instead of the span:
+ * spanclass << 8 | page offset within the span for a page of an in-use
+ * small span, 0 otherwise (small span classes are >= 2, so never 0). */
+#define RT_ARENA_SHIFT 26
+#define RT_ARENA_SIZE ((uintptr_t)1 << RT_ARENA_SHIFT)
+#define RT_PAGES_PER_ARENA (RT_ARENA_SIZE >> RT_PAGE_SHIFT)
+typedef struct rt_heaparena {
+    uint16_t pageinfo[RT_PAGES_PER_ARENA];
+    rt_mspan *spans[RT_PAGES_PER_ARENA];
+} rt_heaparena;
+extern rt_heaparena **rt_arenamap;
+
+static inline uint32_t rt_pageinfo(uintptr_t p)
+{
+    if (p >> 48)
+        return 0;
+    rt_heaparena *a = __atomic_load_n(&rt_arenamap[p >> RT_ARENA_SHIFT], __ATOMIC_ACQUIRE);
+    if (a == NULL)
+        return 0;
+    return __atomic_load_n(&a->pageinfo[(p & (RT_ARENA_SIZE - 1)) >> RT_PAGE_SHIFT], __ATOMIC_RELAXED);
+}
+
 void rt_mallocinit(void);
 rt_mspan *rt_mheap_alloc(uint32_t npages, uint8_t spanclass, bool large); /* fatal on OOM */
 void rt_mheap_free(rt_mspan *s);
@@ -121,8 +146,18 @@ int64_t rt_mcentral_reclaim(int64_t maxspans);        /* background: empty spans
 
 /* ---- mcache.c ---------------------------------------------------------------- */
 
+/* Objects freed on this P, kept for reuse by the next allocation of their
+ * span class (glibc's tcache idea): a free and a later allocation of the
+ * same class cost no atomic instruction and touch no span metadata. */
+#define RT_FREECACHE 64
+typedef struct rt_freecache {
+    uint32_t n;
+    uintptr_t obj[RT_FREECACHE];
+} rt_freecache;
+
 typedef struct rt_mcache {
     rt_mspan *alloc[RT_NUM_SPAN_CLASSES];
+    rt_freecache fc[RT_NUM_SPAN_CLASSES];
     uintptr_t tiny;             /* current tiny block, or 0 */
     uintptr_t tinyoffset;
     rt_mspan *tinyspan;
@@ -145,5 +180,7 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size);
 void rt_mallocinit_all(void);   /* schedinit: heap, size classes, the foreign mcache */
 void rt_mallocinit_early(void); /* an allocation before boot */
 void rt_free_tinyblock(rt_mspan *s, uint32_t idx);
+void rt_freecache_flush(rt_mcache *c, uint8_t spc, uint32_t keep);
+extern uint64_t rt_freekey;     /* cookie in a freed object's first word */
 
 #endif /* GORT_MALLOC_H */

@@ -23,6 +23,15 @@
  * + 16 bits a block): gort_free accepts only those start addresses (and
  * catches most double frees), and gort_usable_size reports its exact size.
  *
+ * The free cache: gort_free on this P pushes the object on fc[spanclass]
+ * (up to 64), and allocation pops from there first, so a free followed by
+ * an allocation of the same class costs no atomic and no span metadata.
+ * A cached object still counts as allocated in its span's bitmap; its first
+ * word holds the process's random free key, so a second free of it, on
+ * any P, is caught (and confirmed by looking in the caches). When a class's cache is full,
+ * the older half is flushed to the spans' bitmaps. The collector (a later
+ * issue) must flush the caches before it sweeps.
+ *
  * Threads without a P share one mcache under a lock (the "foreign" path). */
 #include "malloc.h"
 #include "../sched/sched.h"
@@ -55,6 +64,8 @@ static void retire_tiny(rt_mcache *c)
 
 void rt_mcache_release(rt_mcache *c)
 {
+    for (int i = 0; i < RT_NUM_SPAN_CLASSES; i++)
+        rt_freecache_flush(c, (uint8_t)i, 0);
     retire_tiny(c);
     for (int i = 0; i < RT_NUM_SPAN_CLASSES; i++) {
         if (c->alloc[i] != NULL) {

@@ -63,17 +63,15 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define ARENA_SHIFT 26
-#define ARENA_SIZE ((uintptr_t)1 << ARENA_SHIFT)         /* 64 MiB */
-#define PAGES_PER_ARENA (ARENA_SIZE >> RT_PAGE_SHIFT)    /* 8192 */
+#define ARENA_SIZE RT_ARENA_SIZE                         /* 64 MiB */
+#define ARENA_SHIFT RT_ARENA_SHIFT
+#define PAGES_PER_ARENA RT_PAGES_PER_ARENA                /* 8192 */
 #define CHUNK_PAGES 512                                  /* 4 MiB */
 #define CHUNK_WORDS (CHUNK_PAGES / 64)
 #define ARENA_MAP_BITS (48 - ARENA_SHIFT)                /* 48-bit user address space */
 #define SCAVENGE_MAX_PAGES 1024
 
-typedef struct heaparena {
-    rt_mspan *spans[PAGES_PER_ARENA];
-} heaparena;
+typedef rt_heaparena heaparena;
 
 typedef struct chunk {
     uint64_t alloc[CHUNK_WORDS];
@@ -93,10 +91,11 @@ typedef struct region {
     chunk chunks[];
 } region;
 
+rt_heaparena **rt_arenamap;
+
 static struct {
     rt_lock lock;
     region *regions;             /* address-ordered list */
-    heaparena **arenamap;
     rt_mspan *spanfree;          /* fixalloc free list */
     uint64_t sys, inuse_pages, free_pages, released_pages;
     uint64_t spans_inuse, spans_sys;
@@ -156,7 +155,7 @@ static inline heaparena *arenaof(uintptr_t p)
 {
     if (p >> 48)
         return NULL;
-    return rt_load_acq(&h.arenamap[p >> ARENA_SHIFT]);
+    return rt_load_acq(&rt_arenamap[p >> ARENA_SHIFT]);
 }
 
 rt_mspan *rt_spanof(uintptr_t p)
@@ -164,21 +163,27 @@ rt_mspan *rt_spanof(uintptr_t p)
     heaparena *a = arenaof(p);
     if (a == NULL)
         return NULL;
+    /* A freed span's pages point to NULL (mheap_free clears them before
+     * the span struct can be reused), so the entry alone says "in use". */
     rt_mspan *s = rt_load_acq(&a->spans[(p & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT]);
-    if (s == NULL || rt_load_relaxed(&s->state) != SPAN_INUSE)
-        return NULL;
-    if (p < s->base || p >= s->base + ((uintptr_t)s->npages << RT_PAGE_SHIFT))
+    if (s == NULL || p < s->base)
         return NULL;
     return s;
 }
 
-/* Point every page of [base, base+npages) at s (NULL when freeing). */
-static void setspans(uintptr_t base, uint32_t npages, rt_mspan *s)
+/* Point every page of [base, base+npages) at s (NULL when freeing), and
+ * set its pageinfo: spanclass and page offset for a small span, else 0. */
+static void setspans(uintptr_t base, uint32_t npages, rt_mspan *s, bool small)
 {
     for (uint32_t i = 0; i < npages; i++) {
         uintptr_t p = base + ((uintptr_t)i << RT_PAGE_SHIFT);
-        heaparena *a = h.arenamap[p >> ARENA_SHIFT];
-        rt_store_rel(&a->spans[(p & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT], s);
+        heaparena *a = rt_arenamap[p >> ARENA_SHIFT];
+        uint32_t pg = (uint32_t)((p & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
+        if (s == NULL)
+            rt_store_rel(&a->pageinfo[pg], (uint16_t)0); /* before the span can be reused */
+        rt_store_rel(&a->spans[pg], s);
+        if (s != NULL && small)
+            rt_store_rel(&a->pageinfo[pg], (uint16_t)((uint32_t)s->spanclass << 8 | i));
     }
 }
 
@@ -394,7 +399,7 @@ static region *grow(uint32_t npages)
     region_remax(r);
     for (uintptr_t a = 0; a < arenas; a++) {
         heaparena *ha = rt_persistentalloc(sizeof(heaparena), 64);
-        rt_store_rel(&h.arenamap[(base >> ARENA_SHIFT) + a], ha);
+        rt_store_rel(&rt_arenamap[(base >> ARENA_SHIFT) + a], ha);
     }
     /* address-ordered insertion: lower addresses are preferred */
     region **link = &h.regions;
@@ -476,7 +481,7 @@ rt_mspan *rt_mheap_alloc(uint32_t npages, uint8_t spanclass, bool large)
         h.large_alloc_bytes += (uint64_t)npages << RT_PAGE_SHIFT;
     }
     rt_store_rel(&s->state, SPAN_INUSE);
-    setspans(s->base, npages, s);
+    setspans(s->base, npages, s, !large);
     rt_lock_release(&h.lock);
     return s;
 }
@@ -492,7 +497,7 @@ void rt_mheap_free(rt_mspan *s)
         h.large_free_bytes += (uint64_t)s->npages << RT_PAGE_SHIFT;
     }
     rt_store_rel(&s->state, SPAN_DEAD);
-    setspans(s->base, s->npages, NULL);
+    setspans(s->base, s->npages, NULL, false);
     region_give(r, (uint64_t)((s->base - r->base) >> RT_PAGE_SHIFT), s->npages, false);
     h.free_pages += s->npages;
     h.inuse_pages -= s->npages;
@@ -576,12 +581,12 @@ void rt_mheap_stats(rt_heapstats *hs)
 
 void rt_mallocinit(void)
 {
-    if (h.arenamap != NULL)
+    if (rt_arenamap != NULL)
         return;
     rt_sizeclasses_init();
     size_t mapsize = sizeof(heaparena *) << ARENA_MAP_BITS;
     void *m = mmap(NULL, mapsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
         rt_throw("mallocinit: cannot reserve the arena map");
-    h.arenamap = m;
+    rt_arenamap = m;
 }

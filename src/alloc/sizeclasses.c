@@ -73,6 +73,7 @@
 uint16_t rt_class_to_size[RT_NUM_SIZE_CLASSES];
 uint8_t rt_class_to_allocnpages[RT_NUM_SIZE_CLASSES];
 uint32_t rt_class_to_divmagic[RT_NUM_SIZE_CLASSES];
+uint16_t rt_class_to_nelems[RT_NUM_SIZE_CLASSES];
 uint8_t rt_size_to_class8[RT_SMALL_SIZE_MAX / RT_SMALL_SIZE_DIV + 1];
 uint8_t rt_size_to_class128[(RT_MAX_SMALL_SIZE - RT_SMALL_SIZE_MAX) / RT_LARGE_SIZE_DIV + 1];
 
@@ -219,6 +220,7 @@ void rt_sizeclasses_init(void)
         rt_class_to_allocnpages[i] = (uint8_t)cl[i].npages;
         /* n / size == (n * m) >> 32 over the span (see divmagic_bits) */
         rt_class_to_divmagic[i] = cl[i].size == 0 ? 0 : UINT32_MAX / cl[i].size + 1;
+        rt_class_to_nelems[i] = cl[i].size == 0 ? 0 : (uint16_t)(((size_t)cl[i].npages << RT_PAGE_SHIFT) / cl[i].size);
     }
 
     int c = 0;
