@@ -127,9 +127,10 @@ static void tiny_body(void *arg)
         size_t sz = 1 + (size_t)i % 15;
         p[i] = gort_alloc_noscan(sz);
         CHECK(p[i] != NULL && allzero(p[i], sz));
-        CHECK(gort_usable_size(p[i]) == sz); /* exact: neighbours start right after */
         memset(p[i], i & 0xff, sz);
     }
+    for (int i = 0; i < N; i++) /* exact: neighbours start right after */
+        CHECK(gort_usable_size(p[i]) == 1 + (size_t)i % 15);
     /* packed: consecutive tiny objects share 16-byte blocks */
     int shared = 0;
     for (int i = 1; i < N; i++)
@@ -272,14 +273,15 @@ static void *foreign(void *arg)
     (void)arg;
     void *p[1000];
     for (int round = 0; round < 50; round++) {
-        for (int i = 0; i < 1000; i++) {
-            p[i] = gort_alloc((size_t)(i % 300) + 1);
-            if (p[i] == NULL || !allzero(p[i], (size_t)(i % 300) + 1))
+        for (int i = 0; i < 1000; i++) { /* every other one tiny (noscan, < 16 B) */
+            size_t n = i % 2 ? (size_t)(i % 300) + 1 : (size_t)(i % 15) + 1;
+            p[i] = i % 2 ? gort_alloc(n) : gort_alloc_noscan(n);
+            if (p[i] == NULL || !allzero(p[i], n))
                 return (void *)1;
-            memset(p[i], 7, (size_t)(i % 300) + 1);
+            memset(p[i], 7, n);
         }
-        for (int i = 0; i < 1000; i++)
-            gort_free(p[i]);
+        for (int i = 0; i < 1000; i++) /* in an order that retires blocks before they empty */
+            gort_free(p[(i * 7) % 1000]);
     }
     return NULL;
 }

@@ -86,7 +86,7 @@ static inline rt_mcache *mycache(void)
     return NULL;
 }
 
-static void *mallocgc(size_t size, bool noscan)
+__attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan)
 {
     if (rt_unlikely(size == 0))
         return &zerobase;
@@ -101,7 +101,7 @@ static void *mallocgc(size_t size, bool noscan)
     void *x;
     if (size <= RT_MAX_SMALL_SIZE) {
         if (noscan && size < RT_TINY_SIZE) {
-            x = (void *)rt_tinyalloc(c, size);
+            x = (void *)rt_tinyalloc(c, size, foreign);
         } else {
             int sc = rt_size_to_class(size);
             uint8_t spc = rt_spanclass(sc, noscan);
@@ -150,6 +150,25 @@ static void *mallocgc(size_t size, bool noscan)
     return x;
 }
 
+/* The fast path: this thread runs a goroutine (so the runtime is up and
+ * there is a P), the size is small and not tiny, and the free cache has an
+ * object of the class. Everything else: mallocgc_slow. */
+static inline void *mallocgc(size_t size, bool noscan)
+{
+    rt_mcache *c = mycache();
+    if (rt_likely(c != NULL) && size - 1 < RT_MAX_SMALL_SIZE && !(noscan && size < RT_TINY_SIZE)) {
+        int sc = rt_size_to_class(size);
+        rt_freecache *f = &c->fc[rt_spanclass(sc, noscan)];
+        if (rt_likely(f->n != 0)) {
+            void *x = (void *)f->obj[--f->n];
+            memset(x, 0, rt_class_to_size[sc]);
+            c->nmalloc[sc]++;
+            return x;
+        }
+    }
+    return mallocgc_slow(size, noscan);
+}
+
 GORT_API void *gort_alloc(size_t n) { return mallocgc(n, false); }
 GORT_API void *gort_alloc_noscan(size_t n) { return mallocgc(n, true); }
 
@@ -193,7 +212,7 @@ static void free_small(rt_mspan *s, uint32_t idx, uintptr_t p)
     }
 }
 
-enum { FREE_SMALL, FREE_TINY, FREE_TINYBLOCK, FREE_LARGE };
+enum { FREE_SMALL, FREE_LARGE };
 
 static inline void cachefree(uint8_t spc, uintptr_t p);
 
@@ -213,11 +232,7 @@ static void countfree(int kind, int sc, uint64_t largebytes)
         rt_lock_acquire(&foreignlock);
         c = foreign_mcache;
     }
-    if (kind == FREE_TINY)
-        c->tinyfrees++;
-    else if (kind == FREE_TINYBLOCK)
-        c->tinyblockfrees++;
-    else if (kind == FREE_LARGE) {
+    if (kind == FREE_LARGE) {
         c->largefree++;
         c->largefreebytes += largebytes;
     } else
@@ -226,13 +241,19 @@ static void countfree(int kind, int sc, uint64_t largebytes)
         rt_lock_release(&foreignlock);
 }
 
-void rt_free_tinyblock(rt_mspan *s, uint32_t idx)
+static inline void cachefree_locked(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign, bool count);
+
+/* A tiny block whose objects are all freed and that is no longer any
+ * mcache's current block goes to c's free cache (c: this P's, or the
+ * foreign one with its lock held), where the next new tiny block or 16-byte
+ * noscan object is taken from. */
+void rt_free_tinyblock(rt_mcache *c, uintptr_t block, bool foreign)
 {
-    free_small(s, idx, s->base + (uintptr_t)idx * s->elemsize);
-    countfree(FREE_TINYBLOCK, 0, 0);
+    cachefree_locked(c, RT_TINY_SPANCLASS, block, foreign, false);
+    c->tinyblockfrees++;
 }
 
-/* The slow path of gort_free: tiny and large objects, and every pointer
+/* The slow path of gort_free: large objects, and every pointer
  * whose page is not in a small span (foreign, interior, already freed). */
 __attribute__((noinline)) static void free_slow(uintptr_t p)
 {
@@ -251,43 +272,66 @@ __attribute__((noinline)) static void free_slow(uintptr_t p)
         badfree(p, "not the start of an object");
     uint32_t idx = rt_span_objindex(s, p);
     uintptr_t start = s->base + (uintptr_t)idx * s->elemsize;
-    if (s->spanclass == RT_TINY_SPANCLASS && s->tinycount != NULL && rt_load(&s->tinycount[idx]) != 0) {
-        /* A tiny object: one of several in a 16-byte block. */
-        uint32_t off = (uint32_t)(p - start);
-        uint32_t mask = rt_load(&s->tinymask[idx]);
-        if (!(mask & (1u << off)))
-            badfree(p, "double free, or not the start of a tiny object");
-        uint32_t end = off + (uint32_t)__builtin_ctz(mask >> (16 + off)); /* its last byte */
-        uint32_t was = __atomic_fetch_and(&s->tinymask[idx], ~((1u << off) | (1u << (16 + end))), __ATOMIC_SEQ_CST);
-        if (!(was & (1u << off)))
-            badfree(p, "double free of a tiny object");
-        uint8_t left = __atomic_sub_fetch(&s->tinycount[idx], 1, __ATOMIC_SEQ_CST);
-        countfree(FREE_TINY, 0, 0);
-        if (left == 0)
-            rt_free_tinyblock(s, idx);
-        return;
-    }
     if (p != start)
         badfree(p, "not the start of an object");
     cachefree(s->spanclass, p);
 }
 
-/* gort_free, the fast path (a small object, not tiny):
+/* A tiny object (or a 16-byte noscan one: same span class) in block. */
+static void freetiny(uintptr_t p, uintptr_t block)
+{
+    uint32_t *st = rt_tinystate(block);
+    if (rt_load(st) == 0) { /* not a live tiny block: a 16-byte object */
+        if (p != block)
+            badfree(p, "double free, or not the start of an object");
+        cachefree(RT_TINY_SPANCLASS, p);
+        return;
+    }
+    uint32_t off = (uint32_t)(p - block), now = rt_load(st);
+    if (!(now & (1u << off)))
+        badfree(p, "double free, or not the start of a tiny object");
+    /* Its end bit is stable: objects allocated later lie beyond it. */
+    uint32_t bits = rt_tinybits(off, rt_tinysize(now, off));
+    uint32_t was = __atomic_fetch_and(st, ~bits, __ATOMIC_ACQ_REL);
+    if (!(was & (1u << off)))
+        badfree(p, "double free of a tiny object");
+    rt_mcache *c = mycache();
+    bool foreign = c == NULL;
+    if (foreign) {
+        rt_lock_acquire(&foreignlock);
+        c = foreign_mcache;
+    }
+    c->tinyfrees++;
+    if ((was & ~bits) == 0) /* the last one, and not current: the block is free */
+        rt_free_tinyblock(c, block, foreign);
+    if (foreign)
+        rt_lock_release(&foreignlock);
+}
+
+/* gort_free, the fast path (a small object):
  *   1. pageinfo (arena map -> 2 bytes per page) gives the span class and
  *      the span's base without touching the span;
  *   2. divmagic gives the object index; p must be an object's start;
- *   3. cachefree pushes it on this P's free cache.
- * Anything else (large, tiny, not ours, a freed span) takes free_slow. */
+ *   3. cachefree pushes it on this P's free cache (tiny objects: freetiny).
+ * Anything else (large, not ours, a freed span) takes free_slow. */
 GORT_API void gort_free(void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
+    __builtin_prefetch(ptr, 1); /* the cookie check reads the object: start the miss now */
     uint32_t pi = rt_pageinfo(p);
     uint8_t spc = (uint8_t)(pi >> 8);
-    if (rt_likely(pi != 0 && spc != RT_TINY_SPANCLASS)) {
+    if (rt_likely(pi != 0)) {
         int sc = rt_spanclass_size(spc);
         uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
         uint32_t idx = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
-        if (rt_unlikely(base + (uintptr_t)idx * rt_class_to_size[sc] != p || idx >= rt_class_to_nelems[sc]))
+        uintptr_t start = base + (uintptr_t)idx * rt_class_to_size[sc];
+        if (rt_unlikely(idx >= rt_class_to_nelems[sc]))
+            badfree(p, "not the start of an object");
+        if (rt_unlikely(spc == RT_TINY_SPANCLASS)) {
+            freetiny(p, start);
+            return;
+        }
+        if (rt_unlikely(start != p))
             badfree(p, "not the start of an object");
         cachefree(spc, p);
         return;
@@ -356,7 +400,7 @@ __attribute__((noinline, cold)) static void checkdoublefree(rt_mcache *c, uint8_
     }
 }
 
-static inline void cachefree_locked(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign)
+static inline void cachefree_locked(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign, bool count)
 {
     rt_freecache *f = &c->fc[spc];
     uint64_t word = *(uint64_t *)p;
@@ -366,7 +410,8 @@ static inline void cachefree_locked(rt_mcache *c, uint8_t spc, uintptr_t p, bool
         rt_freecache_flush(c, spc, RT_FREECACHE / 2);
     *(uint64_t *)p = rt_freekey;
     f->obj[f->n++] = p;
-    c->nfree[rt_spanclass_size(spc)]++;
+    if (count)
+        c->nfree[rt_spanclass_size(spc)]++;
 }
 
 /* A small object (validated) goes to the freeing P's cache for its class. */
@@ -374,11 +419,11 @@ static inline void cachefree(uint8_t spc, uintptr_t p)
 {
     rt_mcache *c = mycache();
     if (rt_likely(c != NULL)) {
-        cachefree_locked(c, spc, p, false);
+        cachefree_locked(c, spc, p, false, true);
         return;
     }
     rt_lock_acquire(&foreignlock);
-    cachefree_locked(foreign_mcache, spc, p, true);
+    cachefree_locked(foreign_mcache, spc, p, true, true);
     rt_lock_release(&foreignlock);
 }
 
@@ -394,12 +439,12 @@ GORT_API size_t gort_usable_size(void *ptr)
         return ((size_t)s->npages << RT_PAGE_SHIFT) - (p - s->base);
     uint32_t idx = rt_span_objindex(s, p);
     uintptr_t start = s->base + (uintptr_t)idx * s->elemsize;
-    if (s->spanclass == RT_TINY_SPANCLASS && s->tinycount != NULL && rt_load(&s->tinycount[idx]) != 0) {
+    uint32_t st = s->spanclass == RT_TINY_SPANCLASS ? rt_load(rt_tinystate(start)) : 0;
+    if (st != 0) { /* a tiny object: its exact size */
         uint32_t off = (uint32_t)(p - start);
-        uint32_t mask = rt_load(&s->tinymask[idx]);
-        if (!(mask & (1u << off)))
+        if (!(st & (1u << off)))
             rt_throwf("gort_usable_size(0x%lx): not the start of an object", (unsigned long)p);
-        return (size_t)__builtin_ctz(mask >> (16 + off)) + 1;
+        return rt_tinysize(st, off);
     }
     return start + s->elemsize - p;
 }

@@ -79,9 +79,6 @@ typedef struct rt_mspan {
     uint32_t hasfree;           /* atomic: a free hit this span while it was full */
     uint64_t allocCache;        /* ~allocBits from freeindex (rounded down to 64) */
     struct rt_mspan *next, *prev;
-    uint8_t *tinycount;         /* tiny span class: sub-objects alive per 16 B block */
-    uint32_t *tinymask;         /* tiny span class, per block: bit o = a live sub-object
-                                 * starts at offset o; bit 16+o = one ends at o */
     uint64_t allocBits[RT_SPAN_BITS_WORDS];
     uint64_t freeBits[RT_SPAN_BITS_WORDS];
     uint64_t gcmarkBits[RT_SPAN_BITS_WORDS]; /* for the collector */
@@ -103,9 +100,35 @@ static inline uint32_t rt_span_objindex(const rt_mspan *s, uintptr_t p)
 #define RT_PAGES_PER_ARENA (RT_ARENA_SIZE >> RT_PAGE_SHIFT)
 typedef struct rt_heaparena {
     uint16_t pageinfo[RT_PAGES_PER_ARENA];
+    uint32_t *tinystate;        /* per 16-byte block of the arena (reserved, touched
+                                 * only under tiny spans): RT_TINY_* below */
     rt_mspan *spans[RT_PAGES_PER_ARENA];
 } rt_heaparena;
 extern rt_heaparena **rt_arenamap;
+
+/* Tiny block state (mcache.c): bit o (0..15) = a live tiny object starts
+ * at offset o; bit 16+e (e = 0..14) = one ends at offset e (an object that
+ * ends at 15 needs no bit); RT_TINY_CURRENT = the block is some mcache's
+ * current block. 0 for every block that is not a live tiny block. Updated
+ * atomically (the owner allocates, any thread frees); whoever turns it to 0
+ * frees the block. */
+#define RT_TINY_CURRENT (1u << 31)
+static inline uint32_t rt_tinybits(uint32_t off, uint32_t size) /* an object's bits */
+{
+    uint32_t end = off + size - 1;
+    return (1u << off) | (end < 15 ? 1u << (16 + end) : 0);
+}
+/* The size of the live tiny object at off, from the state word. */
+static inline uint32_t rt_tinysize(uint32_t st, uint32_t off)
+{
+    uint32_t ends = (st >> 16) & 0x7fffu & ~((1u << off) - 1);
+    return (ends != 0 ? (uint32_t)__builtin_ctz(ends) : 15u) - off + 1;
+}
+static inline uint32_t *rt_tinystate(uintptr_t p)
+{
+    rt_heaparena *a = __atomic_load_n(&rt_arenamap[p >> RT_ARENA_SHIFT], __ATOMIC_ACQUIRE);
+    return &a->tinystate[(p & (RT_ARENA_SIZE - 1)) >> 4];
+}
 
 static inline uint32_t rt_pageinfo(uintptr_t p)
 {
@@ -160,7 +183,7 @@ typedef struct rt_mcache {
     rt_freecache fc[RT_NUM_SPAN_CLASSES];
     uintptr_t tiny;             /* current tiny block, or 0 */
     uintptr_t tinyoffset;
-    rt_mspan *tinyspan;
+    uint32_t *tinyst;           /* its state word */
     /* statistics, written by the owner only, read racily */
     uint64_t nmalloc[RT_NUM_SIZE_CLASSES];
     uint64_t nfree[RT_NUM_SIZE_CLASSES];
@@ -173,13 +196,13 @@ rt_mcache *rt_mcache_new(void);
 void rt_mcache_release(rt_mcache *c);      /* give every cached span back (procresize, exit) */
 rt_mspan *rt_mcache_refill(rt_mcache *c, uint8_t spanclass);
 uintptr_t rt_nextfree(rt_mcache *c, uint8_t spanclass, rt_mspan **sp, bool *needzero);
-uintptr_t rt_tinyalloc(rt_mcache *c, size_t size);
+uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign); /* foreign: c is the shared cache, locked */
 
 /* ---- malloc.c ------------------------------------------------------------------- */
 
 void rt_mallocinit_all(void);   /* schedinit: heap, size classes, the foreign mcache */
 void rt_mallocinit_early(void); /* an allocation before boot */
-void rt_free_tinyblock(rt_mspan *s, uint32_t idx);
+void rt_free_tinyblock(rt_mcache *c, uintptr_t block, bool foreign);
 void rt_freecache_flush(rt_mcache *c, uint8_t spc, uint32_t keep);
 extern uint64_t rt_freekey;     /* cookie in a freed object's first word */
 

@@ -15,13 +15,16 @@
  * reset); a span with nothing free goes back to mcentral and another comes.
  *
  * The tiny allocator packs noscan objects under 16 bytes into 16-byte
- * blocks (Go's maxTinySize). A block's live sub-objects are counted in
- * span.tinycount (bit 7: the block is some mcache's current block), so
- * gort_free of a tiny object returns the block once all of its objects are
- * freed and it is no longer current; exactly one party sees the count reach
- * zero. span.tinymask marks where each live sub-object starts and ends (16
- * + 16 bits a block): gort_free accepts only those start addresses (and
- * catches most double frees), and gort_usable_size reports its exact size.
+ * blocks (Go's maxTinySize). Each block has a 32-bit state word in its
+ * arena's tinystate table (4 bytes per 16, reserved per arena and touched
+ * only under tiny spans): bit o set = a live tiny object starts at offset
+ * o, bit 16+e = one ends at offset e < 15; RT_TINY_CURRENT = the block is
+ * an mcache's current block. Allocating in the current block is one atomic
+ * OR; gort_free clears the object's bits (one atomic AND; a clear start bit
+ * is a double free), and whoever turns the word to 0 - the last free, or
+ * retiring the block - gives the block to the free cache of the 16-byte
+ * noscan class, where the next new block comes from. gort_free accepts only
+ * start addresses, and gort_usable_size reports the exact size.
  *
  * The free cache: gort_free on this P pushes the object on fc[spanclass]
  * (up to 64), and allocation pops from there first, so a free followed by
@@ -39,7 +42,6 @@
 
 #include <string.h>
 
-#define TINY_CURRENT 0x80
 
 rt_mcache *rt_mcache_new(void)
 {
@@ -49,24 +51,23 @@ rt_mcache *rt_mcache_new(void)
 }
 
 
-static void retire_tiny(rt_mcache *c)
+static void retire_tiny(rt_mcache *c, bool foreign)
 {
     if (c->tiny == 0)
         return;
-    rt_mspan *s = c->tinyspan;
-    uint32_t idx = rt_span_objindex(s, c->tiny);
-    uint8_t left = __atomic_and_fetch(&s->tinycount[idx], (uint8_t)~TINY_CURRENT, __ATOMIC_SEQ_CST);
+    uint32_t left = __atomic_and_fetch(c->tinyst, ~RT_TINY_CURRENT, __ATOMIC_ACQ_REL);
+    uintptr_t block = c->tiny;
     c->tiny = 0;
-    c->tinyspan = NULL;
+    c->tinyst = NULL;
     if (left == 0)
-        rt_free_tinyblock(s, idx);
+        rt_free_tinyblock(c, block, foreign);
 }
 
 void rt_mcache_release(rt_mcache *c)
 {
+    retire_tiny(c, false);
     for (int i = 0; i < RT_NUM_SPAN_CLASSES; i++)
-        rt_freecache_flush(c, (uint8_t)i, 0);
-    retire_tiny(c);
+        rt_freecache_flush(c, (uint8_t)i, 0); /* incl. the block retire_tiny may have cached */
     for (int i = 0; i < RT_NUM_SPAN_CLASSES; i++) {
         if (c->alloc[i] != NULL) {
             rt_mcentral_uncachespan(c->alloc[i]);
@@ -130,7 +131,7 @@ uintptr_t rt_nextfree(rt_mcache *c, uint8_t spc, rt_mspan **sp, bool *needzero)
 }
 
 /* Tiny: a noscan object under 16 bytes, packed with others. */
-uintptr_t rt_tinyalloc(rt_mcache *c, size_t size)
+uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign)
 {
     uintptr_t off = c->tinyoffset;
     if ((size & 7) == 0)
@@ -140,27 +141,31 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size)
     else if ((size & 1) == 0)
         off = (off + 1) & ~(uintptr_t)1;
     if (c->tiny != 0 && off + size <= RT_TINY_SIZE) {
-        rt_mspan *s = c->tinyspan;
-        uint32_t idx = rt_span_objindex(s, c->tiny);
-        __atomic_fetch_or(&s->tinymask[idx], (1u << off) | (1u << (16 + off + size - 1)), __ATOMIC_SEQ_CST);
-        __atomic_add_fetch(&s->tinycount[idx], 1, __ATOMIC_SEQ_CST);
+        __atomic_fetch_or(c->tinyst, rt_tinybits((uint32_t)off, (uint32_t)size), __ATOMIC_RELEASE); /* frees race with it */
         c->tinyoffset = off + size;
         c->tinyallocs++;
         return c->tiny + off;
     }
-    /* A new block (a 16-byte noscan object), then retire the old one. */
-    rt_mspan *s;
-    bool needzero;
-    uintptr_t v = rt_nextfree(c, RT_TINY_SPANCLASS, &s, &needzero);
-    if (needzero)
+    /* A new block (a 16-byte noscan object: a freed one from the free
+     * cache, else the next free slot), then retire the old one. */
+    uintptr_t v;
+    rt_freecache *f = &c->fc[RT_TINY_SPANCLASS];
+    if (f->n != 0) {
+        v = f->obj[--f->n];
         memset((void *)v, 0, RT_TINY_SIZE);
+    } else {
+        rt_mspan *s;
+        bool needzero;
+        v = rt_nextfree(c, RT_TINY_SPANCLASS, &s, &needzero);
+        if (needzero)
+            memset((void *)v, 0, RT_TINY_SIZE);
+    }
     c->tinyblocks++;
-    uint32_t idx = rt_span_objindex(s, v);
-    __atomic_store_n(&s->tinymask[idx], 1u | (1u << (16 + size - 1)), __ATOMIC_SEQ_CST);
-    __atomic_store_n(&s->tinycount[idx], TINY_CURRENT | 1, __ATOMIC_SEQ_CST);
-    retire_tiny(c);
+    uint32_t *st = rt_tinystate(v);
+    __atomic_store_n(st, RT_TINY_CURRENT | rt_tinybits(0, (uint32_t)size), __ATOMIC_RELEASE);
+    retire_tiny(c, foreign);
     c->tiny = v;
-    c->tinyspan = s;
+    c->tinyst = st;
     c->tinyoffset = size;
     c->tinyallocs++;
     return v;

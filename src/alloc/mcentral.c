@@ -75,12 +75,6 @@ void rt_mspan_init_small(rt_mspan *s, uint8_t spanclass)
     s->allocCache = ~0ull;
     memset(s->allocBits, 0, sizeof(s->allocBits));
     memset(s->freeBits, 0, sizeof(s->freeBits));
-    if (spanclass == RT_TINY_SPANCLASS && s->tinycount == NULL) {
-        s->tinycount = calloc(s->nelems, 1);
-        s->tinymask = calloc(s->nelems, sizeof(uint32_t));
-        if (s->tinycount == NULL || s->tinymask == NULL)
-            rt_throw("out of memory");
-    }
 }
 
 /* Owner (or mcentral under its lock): fold pending frees into allocBits.

@@ -399,6 +399,11 @@ static region *grow(uint32_t npages)
     region_remax(r);
     for (uintptr_t a = 0; a < arenas; a++) {
         heaparena *ha = rt_persistentalloc(sizeof(heaparena), 64);
+        /* 4 bytes per 16-byte block, reserved; only tiny spans' parts get touched */
+        void *ts = mmap(NULL, ARENA_SIZE / 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (ts == MAP_FAILED)
+            return NULL;
+        ha->tinystate = ts;
         rt_store_rel(&rt_arenamap[(base >> ARENA_SHIFT) + a], ha);
     }
     /* address-ordered insertion: lower addresses are preferred */
@@ -501,8 +506,6 @@ void rt_mheap_free(rt_mspan *s)
     region_give(r, (uint64_t)((s->base - r->base) >> RT_PAGE_SHIFT), s->npages, false);
     h.free_pages += s->npages;
     h.inuse_pages -= s->npages;
-    free(s->tinycount);
-    free(s->tinymask);
     spanfree(s);
     rt_lock_release(&h.lock);
 }
