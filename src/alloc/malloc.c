@@ -80,10 +80,8 @@ static inline uintptr_t nextfreefast(rt_mspan *s)
 
 static inline rt_mcache *mycache(void)
 {
-    rt_g *g = rt_getg();
-    if (rt_likely(g != NULL && g->m != NULL && g->m->p != NULL))
-        return g->m->p->mcache;
-    return NULL;
+    /* The P's mcache when this thread holds a P (acquirep sets the slot). */
+    return (rt_mcache *)rt_arch_getmcache();
 }
 
 __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan)

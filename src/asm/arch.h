@@ -90,6 +90,29 @@ static inline void rt_arch_setg(void *g)
                      : "memory");
 }
 
+/* A second slot: the mcache of the P this thread holds (NULL without a P),
+ * so the allocator's fast path finds it in one load instead of g->m->p. */
+extern __thread void *rt_tls_mcache __attribute__((tls_model("initial-exec")));
+
+static inline void *rt_arch_getmcache(void)
+{
+    void *c;
+    __asm__ volatile("movq rt_tls_mcache@gottpoff(%%rip), %0\n\t"
+                     "movq %%fs:(%0), %0"
+                     : "=r"(c));
+    return c;
+}
+
+static inline void rt_arch_setmcache(void *c)
+{
+    uintptr_t off;
+    __asm__ volatile("movq rt_tls_mcache@gottpoff(%%rip), %0\n\t"
+                     "movq %1, %%fs:(%0)"
+                     : "=&r"(off)
+                     : "r"(c)
+                     : "memory");
+}
+
 /* Spin-wait hint (Go's procyield uses PAUSE). */
 static inline void rt_arch_pause(void) { __asm__ volatile("pause" ::: "memory"); }
 

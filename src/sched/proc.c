@@ -99,6 +99,7 @@
 #endif
 
 __thread void *rt_tls_g __attribute__((tls_model("initial-exec")));
+__thread void *rt_tls_mcache __attribute__((tls_model("initial-exec"))); /* == m->p->mcache */
 
 rt_sched rt_sched_;
 rt_m rt_m0;
@@ -615,6 +616,7 @@ static void acquirep(rt_p *pp)
         rt_throwf("acquirep: invalid P state (m->p=%p p->m=%p status=%u)", (void *)mp->p,
                   (void *)pp->m, pp->status);
     mp->p = pp;
+    rt_arch_setmcache(pp->mcache);
     setpm(pp, mp);
     setpstatus(pp, P_RUNNING);
 }
@@ -626,6 +628,7 @@ static rt_p *releasep(void)
     if (pp == NULL || pp->m != mp || pp->status != P_RUNNING)
         rt_throw("releasep: invalid P state");
     mp->p = NULL;
+    rt_arch_setmcache(NULL);
     setpm(pp, NULL);
     setpstatus(pp, P_IDLE);
     return pp;
@@ -1027,6 +1030,7 @@ int32_t rt_procresize(int32_t nprocs)
             setpm(mp->p, NULL);
             setpstatus(mp->p, P_DEAD);
             mp->p = NULL;
+            rt_arch_setmcache(NULL);
         }
         rt_p *pp = rt_allp[0];
         setpm(pp, NULL);
