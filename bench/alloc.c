@@ -16,13 +16,16 @@
  *                         them (larson-like)
  *   bench_alloc_glibc a [ops] zero   (and _mimalloc): calloc / mi_zalloc,
  *                         which zero like gort_alloc does
+ *   bench_alloc a [ops] uninit   gort_alloc_uninit (_noscan_uninit for c):
+ *                         malloc's contract, no zeroing
  *   bench_alloc c [ops]   tiny-object storm: as (a) with sizes 1-16 B and a
  *                         window of 100,000 (gort: noscan, the tiny allocator)
  *
  * Every allocation writes its first and last byte, as a program would. Each
  * run prints ns per operation (wall time / total ops, loop included) and the
- * peak RSS (VmHWM). gort's allocations are zeroed (its API promises it);
- * malloc's and mi_malloc's are not, unless run with "zero". */
+ * peak RSS (VmHWM). gort_alloc zeroes (as Go does) and is compared with
+ * calloc and mi_zalloc; gort_alloc_uninit does not, and is compared with
+ * malloc and mi_malloc. */
 #include "bench_util.h"
 
 #include <stdint.h>
@@ -30,10 +33,11 @@
 
 #if defined(BENCH_GORT)
 #include <gort.h>
-#define ALLOC(n) gort_alloc(n)
-#define ALLOC_TINY(n) gort_alloc_noscan(n)
+static int zero = 1; /* "uninit": gort_alloc_uninit, malloc's contract */
+#define ALLOC(n) (zero ? gort_alloc(n) : gort_alloc_uninit(n))
+#define ALLOC_TINY(n) (zero ? gort_alloc_noscan(n) : gort_alloc_noscan_uninit(n))
 #define FREE(p) gort_free(p)
-#define NAME "gort"
+#define NAME (zero ? "gort" : "gort (uninit)")
 #elif defined(BENCH_MIMALLOC)
 #include <mimalloc.h>
 #include <pthread.h>
@@ -177,6 +181,8 @@ int main(int argc, char **argv)
     long ops = argc > 2 ? atol(argv[2]) : 50000000;
 #ifndef BENCH_GORT
     zero = argc > 3 && strcmp(argv[3], "zero") == 0;
+#else
+    zero = !(argc > 3 && strcmp(argv[3], "uninit") == 0);
 #endif
     switch (w[0]) {
     case 'a': window_run(ops, 10000, 8, 1024, false); break;

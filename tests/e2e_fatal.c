@@ -75,6 +75,13 @@ static void *free_from_thread(void *p)
     return NULL;
 }
 
+static void *alloc_from_thread(void *p)
+{
+    (void)p;
+    gort_alloc(100);
+    return NULL;
+}
+
 int gort_main(int argc, char **argv)
 {
     const char *c = argc > 1 ? argv[1] : "";
@@ -191,6 +198,42 @@ int gort_main(int argc, char **argv)
         pthread_t th;
         pthread_create(&th, NULL, free_from_thread, p); /* no P: the shared cache */
         pthread_join(th, NULL);
+    } else if (!strcmp(c, "double_free_flushed_reuse")) {
+        void *p[300];
+        for (int i = 0; i < 300; i++)
+            p[i] = gort_alloc(100);
+        for (int i = 0; i < 300; i++)
+            gort_free(p[i]);
+        gort_free(p[0]);                /* cached again, and free in its span */
+        for (int i = 0; i < 300; i++) /* the pop of p[0] must refuse it */
+            p[i] = gort_alloc(100);
+        printf("not caught\n");
+    } else if (!strcmp(c, "double_free_thread_reuse")) {
+        void *p = gort_alloc(100);
+        gort_free(p);
+        pthread_t th;
+        pthread_create(&th, NULL, free_from_thread, p);
+        pthread_join(th, NULL);
+        void *q = gort_alloc(100);    /* p again, from this P's cache */
+        pthread_create(&th, NULL, alloc_from_thread, q); /* p from the shared cache: refused */
+        pthread_join(th, NULL);
+        printf("not caught\n");
+    } else if (!strcmp(c, "write_after_free")) {
+        char *p = gort_alloc(100);
+        gort_free(p);
+        memset(p, 0, 16);
+        gort_alloc(100);
+        printf("not caught\n");
+    } else if (!strcmp(c, "double_free_uninit")) {
+        void *p[300];
+        for (int i = 0; i < 300; i++)
+            p[i] = gort_alloc_uninit(40);
+        for (int i = 0; i < 300; i++)
+            gort_free(p[i]);
+        gort_free(p[5]);
+        for (int i = 0; i < 300; i++)
+            p[i] = gort_alloc_uninit(40);
+        printf("not caught\n");
     } else if (!strcmp(c, "double_free_large")) {
         void *p = gort_alloc(1 << 20);
         gort_free(p);

@@ -88,19 +88,20 @@ static void test_edge_cases(void **state)
 static void cookie_body(void *arg)
 {
     (void)arg;
-    for (int round = 0; round < 200; round++) { /* also past the free cache's flush */
-        uint64_t *p = gort_alloc(48), *q = gort_alloc(48);
+    for (int round = 0; round < 400; round++) { /* also past the free cache's flush */
+        size_t sz = round < 200 ? 48 : 8; /* 8: the class whose free reads the cookie */
+        uint64_t *p = gort_alloc(sz), *q = gort_alloc(sz);
         q[0] = 0x1234;
         gort_free(p);
         uint64_t cookie;
         memcpy(&cookie, p, sizeof(cookie)); /* what a free leaves there */
         q[0] = cookie;
         gort_free(q);
-        uint64_t *r = gort_alloc(48);
+        uint64_t *r = gort_alloc(sz);
         CHECK(r == q || r == p);        /* LIFO reuse on this P */
-        CHECK(allzero(r, 48));
-        uint64_t *t = gort_alloc(48);
-        CHECK(allzero(t, 48));
+        CHECK(allzero(r, sz));
+        uint64_t *t = gort_alloc(sz);
+        CHECK(allzero(t, sz));
         t[0] = cookie;                  /* held over the next round's frees */
         if (round % 2)
             gort_free(t);
@@ -112,6 +113,74 @@ static void test_cookie_lookalike(void **state)
 {
     (void)state;
     run_main(cookie_body, NULL);
+}
+
+/* Uninitialised allocations: usable, freeable, mixed with zeroed ones that
+ * must still come back zeroed; no false double-free report on reuse. */
+static void uninit_body(void *arg)
+{
+    (void)arg;
+    enum { N = 2000 };
+    static unsigned char *p[N];
+    static size_t sz[N];
+    uint64_t seed = 12345;
+    for (int i = 0; i < N; i++)
+        p[i] = NULL;
+    for (int round = 0; round < 100000; round++) {
+        int i = (int)(xorshift(&seed) % N);
+        if (p[i] != NULL) {
+            for (size_t k = 0; k < sz[i]; k++)
+                CHECK(p[i][k] == (unsigned char)(i & 0xff));
+            gort_free(p[i]);
+        }
+        uint64_t r = xorshift(&seed);
+        sz[i] = 1 + (size_t)(r % 3000);
+        switch ((r >> 32) % 4) {
+        case 0: p[i] = gort_alloc_uninit(sz[i]); break;
+        case 1: p[i] = gort_alloc_noscan_uninit(sz[i]); break;
+        case 2: p[i] = gort_alloc(sz[i]); CHECK(allzero(p[i], sz[i])); break;
+        default: p[i] = gort_alloc_noscan(sz[i]); CHECK(allzero(p[i], sz[i])); break;
+        }
+        CHECK(p[i] != NULL && gort_usable_size(p[i]) >= sz[i]);
+        memset(p[i], i & 0xff, sz[i]);
+    }
+    for (int i = 0; i < N; i++)
+        gort_free(p[i]);
+    void *big = gort_alloc_uninit(1 << 20); /* large: pages of its own, not cleared */
+    CHECK(big != NULL && gort_usable_size(big) >= (1 << 20));
+    memset(big, 1, 1 << 20);
+    gort_free(big);
+    CHECK(gort_alloc_uninit(0) == gort_alloc(0));
+    CHECK(gort_alloc_uninit(SIZE_MAX) == NULL);
+}
+
+static void test_uninit(void **state)
+{
+    (void)state;
+    run_main(uninit_body, NULL);
+}
+
+/* Alignment: 8 bytes always, 16 when the size is a multiple of 16 (a C
+ * type's size is a multiple of its alignment), a page for large objects. */
+static void align_body(void *arg)
+{
+    (void)arg;
+    for (size_t n = 8; n <= 70000; n += 8) {
+        char *p = gort_alloc(n), *q = gort_alloc_noscan(n);
+        CHECK(((uintptr_t)p & 7) == 0 && ((uintptr_t)q & 7) == 0);
+        if (n % 16 == 0)
+            CHECK(((uintptr_t)p & 15) == 0 && ((uintptr_t)q & 15) == 0);
+        if (n > 32768)
+            CHECK(((uintptr_t)p & 8191) == 0);
+        gort_free(p);
+        gort_free(q);
+    }
+}
+
+static void test_alignment(void **state)
+{
+    (void)state;
+    run_main(align_body, NULL);
 }
 
 /* ---- tiny objects --------------------------------------------------------------- */
@@ -352,6 +421,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tiny),              cmocka_unit_test(test_large),
         cmocka_unit_test(test_churn_cross_goroutine), cmocka_unit_test(test_foreign_threads),
         cmocka_unit_test(test_memstats_and_release), cmocka_unit_test(test_cookie_lookalike),
+        cmocka_unit_test(test_uninit),            cmocka_unit_test(test_alignment),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

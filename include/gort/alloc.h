@@ -28,6 +28,11 @@ extern "C" {
 GORT_API void *gort_alloc(size_t n);
 /* Zeroed memory that holds no pointers (never scanned). */
 GORT_API void *gort_alloc_noscan(size_t n);
+/* As gort_alloc / gort_alloc_noscan, without zeroing (malloc's contract):
+ * the contents are unspecified. For C code that initialises what it
+ * allocates anyway; zeroing is most of the cost of a small allocation. */
+GORT_API void *gort_alloc_uninit(size_t n);
+GORT_API void *gort_alloc_noscan_uninit(size_t n);
 /* Free p early (p may be NULL). The object must not be used afterwards. */
 GORT_API void gort_free(void *p);
 /* The usable size of the object at p (its size class), >= the size asked. */

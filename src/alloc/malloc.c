@@ -21,16 +21,35 @@
  * allocator, mcache.c). Large objects go to step 4 directly.
  *
  * Freeing (gort_free; Go has only the collector, this is the optional early
- * free the API offers): the arena map gives the span in two loads; the
- * object index comes from divmagic; the object must be allocated (its
- * allocBits bit set) and not already freed (its freeBits bit clear, and not
- * in this P's free cache), or it is a fatal error naming the address. The
- * object goes to the freeing P's free cache for its class (mcache.c), where
- * the next allocation of that class on this P takes it back. From there
- * (when the cache overflows) it reaches its span's bitmap: the freeBits bit
- * is set (atomic OR: any thread may free) - or, when this P is the span's
- * current owner, allocBits is cleared directly so the slot is reused at
- * once. Large objects give their pages back to the mheap immediately.
+ * free the API offers), the fast path in three steps:
+ *   1. pageinfo (arena map -> 2 bytes a page) gives the span class and the
+ *      span's base without touching the mspan;
+ *   2. divmagic gives the object index; the pointer must be an object's
+ *      start (else a fatal error naming it);
+ *   3. the object goes on the freeing P's free cache for its class
+ *      (mcache.c), where that P's next allocation of the class takes it.
+ * A full cache flushes its older half to the spans: the owner of the span
+ * clears allocBits directly, anyone else sets freeBits (atomic OR), merged
+ * by the owner later. Large objects give their pages back at once.
+ *
+ * Double frees. Reading the freed object to check it would cost a cache
+ * miss on every free of a cold object, so the free path only writes:
+ *   - a cached object holds rt_freekey (random, per process) in word 0;
+ *   - a flushed object holds rt_freekey ^ FLUSHED in word 0 and (16 bytes
+ *     and up) rt_flushkey in word 1, until it is allocated again (which
+ *     clears both words, zeroing or not).
+ * The checks, which together never let one object reach two owners:
+ *   - at free: the object equal to the top of this P's cache for the class
+ *     (freed twice in a row) is reported at once; 8-byte objects, with no
+ *     room for word 1, read word 0 and confirm a cookie against the caches
+ *     and bitmaps (so user data that equals it is not misreported);
+ *   - at reuse (popcached): word 0 must be the cookie and word 1 not the
+ *     flush mark, else the object was freed twice (or written after its
+ *     free) and it is a fatal error, before anyone gets it;
+ *   - at flush: the span's bitmaps refuse an object already free there;
+ *   - when gort_main returns: this P's caches and the shared one are
+ *     checked (cookies, and no object cached twice), so a double free that
+ *     nothing reused is still reported.
  *
  * Invariants: for every in-use small span,
  *   live objects == allocCount - nfreed(pending) and
@@ -51,6 +70,7 @@
 
 #include <gort.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t zerobase; /* every 0-byte allocation returns its address */
@@ -84,7 +104,31 @@ static inline rt_mcache *mycache(void)
     return (rt_mcache *)rt_arch_getmcache();
 }
 
-__attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan)
+/* An object from a free cache must still carry the free cookie in its first
+ * word, and (16 bytes and up) not the flush mark in its second: otherwise it
+ * was freed twice (or written after it was freed), and handing it out would
+ * give it to two owners. */
+__attribute__((noreturn, cold, noinline)) void rt_reusefail(uintptr_t p)
+{
+    rt_throwf("gort_free(0x%lx): double free (or a write after free), found when the object was reused",
+              (unsigned long)p);
+}
+
+static inline void *popcached(rt_mcache *c, rt_freecache *f, int sc, bool zero)
+{
+    uintptr_t x = f->obj[--f->n];
+    uint64_t *w = (uint64_t *)x;
+    if (rt_unlikely(w[0] != rt_freekey || (sc > 1 && w[1] == rt_flushkey)))
+        rt_reusefail(x);
+    if (zero)
+        memset(w, 0, rt_class_to_size[sc]);
+    else
+        w[0] = 0; /* the cookie: a second pop of this object must fail */
+    c->nmalloc[sc]++;
+    return w;
+}
+
+__attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, bool zero)
 {
     if (rt_unlikely(size == 0))
         return &zerobase;
@@ -105,9 +149,7 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan)
             uint8_t spc = rt_spanclass(sc, noscan);
             rt_freecache *f = &c->fc[spc];
             if (f->n != 0) { /* an object freed on this P */
-                x = (void *)f->obj[--f->n];
-                memset(x, 0, rt_class_to_size[sc]);
-                c->nmalloc[sc]++;
+                x = popcached(c, f, sc, zero);
                 if (foreign)
                     rt_lock_release(&foreignlock);
                 return x;
@@ -119,8 +161,12 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan)
                 needzero = s->needzero;
             else
                 v = rt_nextfree(c, spc, &s, &needzero);
-            if (needzero)
-                memset((void *)v, 0, s->elemsize);
+            if (needzero) {
+                if (zero)
+                    memset((void *)v, 0, s->elemsize);
+                else /* a used slot may hold a cookie or flush mark: not for the new owner */
+                    memset((void *)v, 0, s->elemsize < 16 ? s->elemsize : 16);
+            }
             c->nmalloc[sc]++;
             x = (void *)v;
         }
@@ -137,7 +183,7 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan)
             return NULL;
         }
         rt_mspan *s = rt_mheap_alloc((uint32_t)npages, rt_spanclass(0, noscan), true);
-        if (s->needzero)
+        if (s->needzero && zero)
             memset((void *)s->base, 0, (size_t)npages << RT_PAGE_SHIFT);
         c->largealloc++;
         c->largeallocbytes += npages << RT_PAGE_SHIFT;
@@ -151,24 +197,22 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan)
 /* The fast path: this thread runs a goroutine (so the runtime is up and
  * there is a P), the size is small and not tiny, and the free cache has an
  * object of the class. Everything else: mallocgc_slow. */
-static inline void *mallocgc(size_t size, bool noscan)
+static inline void *mallocgc(size_t size, bool noscan, bool zero)
 {
     rt_mcache *c = mycache();
     if (rt_likely(c != NULL) && size - 1 < RT_MAX_SMALL_SIZE && !(noscan && size < RT_TINY_SIZE)) {
         int sc = rt_size_to_class(size);
         rt_freecache *f = &c->fc[rt_spanclass(sc, noscan)];
-        if (rt_likely(f->n != 0)) {
-            void *x = (void *)f->obj[--f->n];
-            memset(x, 0, rt_class_to_size[sc]);
-            c->nmalloc[sc]++;
-            return x;
-        }
+        if (rt_likely(f->n != 0))
+            return popcached(c, f, sc, zero);
     }
-    return mallocgc_slow(size, noscan);
+    return mallocgc_slow(size, noscan, zero);
 }
 
-GORT_API void *gort_alloc(size_t n) { return mallocgc(n, false); }
-GORT_API void *gort_alloc_noscan(size_t n) { return mallocgc(n, true); }
+GORT_API void *gort_alloc(size_t n) { return mallocgc(n, false, true); }
+GORT_API void *gort_alloc_noscan(size_t n) { return mallocgc(n, true, true); }
+GORT_API void *gort_alloc_uninit(size_t n) { return mallocgc(n, false, false); }
+GORT_API void *gort_alloc_noscan_uninit(size_t n) { return mallocgc(n, true, false); }
 
 /* ---- free ---------------------------------------------------------------------------- */
 
@@ -220,7 +264,7 @@ static inline void cachefree(uint8_t spc, uintptr_t p);
  * carries one (unless its data happens to equal it, which the slow check
  * tells apart). */
 #define FLUSHED 2
-uint64_t rt_freekey;
+uint64_t rt_freekey, rt_flushkey;
 
 static void countfree(int kind, int sc, uint64_t largebytes)
 {
@@ -315,7 +359,6 @@ static void freetiny(uintptr_t p, uintptr_t block)
 GORT_API void gort_free(void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
-    __builtin_prefetch(ptr, 1); /* the cookie check reads the object: start the miss now */
     uint32_t pi = rt_pageinfo(p);
     uint8_t spc = (uint8_t)(pi >> 8);
     if (rt_likely(pi != 0)) {
@@ -350,6 +393,8 @@ void rt_freecache_flush(rt_mcache *c, uint8_t spc, uint32_t keep)
     for (uint32_t i = 0; i < n; i++) {
         uintptr_t q = f->obj[i];
         *(uint64_t *)q = rt_freekey ^ FLUSHED; /* free in its span now: the other cookie */
+        if (rt_class_to_size[rt_spanclass_size(spc)] >= 16)
+            ((uint64_t *)q)[1] = rt_flushkey;  /* ... and the mark a pop looks for */
         rt_mspan *s = rt_spanof(q);
         free_small(s, rt_span_objindex(s, q), q);
     }
@@ -401,9 +446,18 @@ __attribute__((noinline, cold)) static void checkdoublefree(rt_mcache *c, uint8_
 static inline void cachefree_locked(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign, bool count)
 {
     rt_freecache *f = &c->fc[spc];
-    uint64_t word = *(uint64_t *)p;
-    if (rt_unlikely((word | FLUSHED) == (rt_freekey | FLUSHED)))
-        checkdoublefree(c, spc, p, foreign);
+    if (rt_unlikely(spc < 2 * 2)) {
+        /* 8-byte objects have no room for the flush mark: read the cookie. */
+        uint64_t word = *(uint64_t *)p;
+        if (rt_unlikely((word | FLUSHED) == (rt_freekey | FLUSHED)))
+            checkdoublefree(c, spc, p, foreign);
+    } else if (rt_unlikely(f->n != 0 && f->obj[f->n - 1] == p)) {
+        /* freed twice in a row: say so now (other double frees are caught
+         * when the object is reused, or at exit: see the essay above) */
+        if (foreign)
+            rt_lock_release(&foreignlock);
+        badfree(p, "double free");
+    }
     if (rt_unlikely(f->n == RT_FREECACHE))
         rt_freecache_flush(c, spc, RT_FREECACHE / 2);
     *(uint64_t *)p = rt_freekey;
@@ -423,6 +477,54 @@ static inline void cachefree(uint8_t spc, uintptr_t p)
     rt_lock_acquire(&foreignlock);
     cachefree_locked(foreign_mcache, spc, p, true, true);
     rt_lock_release(&foreignlock);
+}
+
+/* ---- the exit check ------------------------------------------------------------------- */
+
+static int cmpptr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t checkcache(rt_mcache *c, uintptr_t *all, size_t n)
+{
+    for (int spc = 2; spc < RT_NUM_SPAN_CLASSES; spc++) {
+        rt_freecache *f = &c->fc[spc];
+        int sc = rt_spanclass_size((uint8_t)spc);
+        for (uint32_t i = 0; i < f->n; i++) {
+            uint64_t *w = (uint64_t *)f->obj[i];
+            if (w[0] != rt_freekey || (sc > 1 && w[1] == rt_flushkey))
+                badfree(f->obj[i], "double free (or a write after free), found at exit");
+            all[n++] = f->obj[i];
+        }
+    }
+    return n;
+}
+
+/* When gort_main returns: a double free the free path could not see at once
+ * (on another thread, or after the object left the cache) and that no
+ * allocation has reused since is reported now rather than never. Checks
+ * this P's free caches and the shared one (other Ps may still be running):
+ * every cached object must carry the cookie, and none may be cached twice. */
+void rt_malloc_exitcheck(void)
+{
+    rt_mcache *c = mycache();
+    if (c == NULL || foreign_mcache == NULL)
+        return;
+    size_t max = 2 * (size_t)RT_NUM_SPAN_CLASSES * RT_FREECACHE;
+    uintptr_t *all = malloc(max * sizeof(uintptr_t));
+    if (all == NULL)
+        return;
+    rt_lock_acquire(&foreignlock);
+    size_t n = checkcache(c, all, 0);
+    n = checkcache(foreign_mcache, all, n);
+    rt_lock_release(&foreignlock);
+    qsort(all, n, sizeof(all[0]), cmpptr);
+    for (size_t i = 1; i < n; i++)
+        if (all[i] == all[i - 1])
+            badfree(all[i], "double free, found at exit");
+    free(all);
 }
 
 GORT_API size_t gort_usable_size(void *ptr)
@@ -519,9 +621,11 @@ GORT_API void gort_read_memstats(gort_memstats_t *ms)
 void rt_mallocinit_all(void)
 {
     rt_mallocinit();
-    if (rt_freekey == 0)
-        rt_freekey = ((rt_arch_cputicks() * 0x9e3779b97f4a7c15ull) ^ (uint64_t)(uintptr_t)&zerobase ^
-                      0x5bd1e9955bd1e995ull) | 1; /* odd: never a plausible pointer, never zero */
+    if (rt_freekey == 0) {
+        uint64_t r = rt_arch_cputicks() ^ (uint64_t)(uintptr_t)&zerobase;
+        rt_freekey = ((r * 0x9e3779b97f4a7c15ull) ^ 0x5bd1e9955bd1e995ull) | 1; /* odd: never a plausible pointer, never zero */
+        rt_flushkey = ((r * 0xc2b2ae3d27d4eb4full) ^ 0x165667b19e3779f9ull) | 1;
+    }
     if (foreign_mcache == NULL)
         foreign_mcache = rt_mcache_new();
 }

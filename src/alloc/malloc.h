@@ -202,8 +202,11 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign); /* foreign: c i
 
 void rt_mallocinit_all(void);   /* schedinit: heap, size classes, the foreign mcache */
 void rt_mallocinit_early(void); /* an allocation before boot */
+void rt_malloc_exitcheck(void); /* gort_main returned: late double-free check */
 void rt_free_tinyblock(rt_mcache *c, uintptr_t block, bool foreign);
 void rt_freecache_flush(rt_mcache *c, uint8_t spc, uint32_t keep);
-extern uint64_t rt_freekey;     /* cookie in a freed object's first word */
+extern uint64_t rt_freekey;     /* cookie in a cached object's first word */
+__attribute__((noreturn)) void rt_reusefail(uintptr_t p); /* a cached object lost its cookie */
+extern uint64_t rt_flushkey;    /* mark in a flushed object's second word (>= 16 B) */
 
 #endif /* GORT_MALLOC_H */

@@ -152,6 +152,9 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign)
     rt_freecache *f = &c->fc[RT_TINY_SPANCLASS];
     if (f->n != 0) {
         v = f->obj[--f->n];
+        uint64_t *w = (uint64_t *)v;
+        if (rt_unlikely(w[0] != rt_freekey || w[1] == rt_flushkey))
+            rt_reusefail(v);
         memset((void *)v, 0, RT_TINY_SIZE);
     } else {
         rt_mspan *s;

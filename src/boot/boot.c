@@ -152,6 +152,7 @@ static void runtime_main(void *arg)
     rt_main_started(1);
     runtime_inits();
     int ret = user_main(rt_argc, rt_argv);
+    rt_malloc_exitcheck();
     fflush(NULL);
     exit(ret);
 }
