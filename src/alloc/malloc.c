@@ -356,30 +356,57 @@ static void freetiny(uintptr_t p, uintptr_t block)
  *   2. divmagic gives the object index; p must be an object's start;
  *   3. cachefree pushes it on this P's free cache (tiny objects: freetiny).
  * Anything else (large, not ours, a freed span) takes free_slow. */
+/* Everything but the common case of gort_free: kept out of line so that
+ * the fast path below needs no stack frame to speak of. */
+__attribute__((noinline)) static void free_notfast(uintptr_t p, uint32_t pi)
+{
+    if (pi == 0) {
+        if (p == 0 || p == (uintptr_t)&zerobase)
+            return;
+        free_slow(p);
+        return;
+    }
+    uint8_t spc = (uint8_t)(pi >> 8);
+    int sc = rt_spanclass_size(spc);
+    uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
+    uint32_t idx = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
+    uintptr_t start = base + (uintptr_t)idx * rt_class_to_size[sc];
+    if (idx >= rt_class_to_nelems[sc])
+        badfree(p, "not the start of an object");
+    if (spc == RT_TINY_SPANCLASS) {
+        freetiny(p, start);
+        return;
+    }
+    if (start != p)
+        badfree(p, "not the start of an object");
+    cachefree(spc, p);
+}
+
 GORT_API void gort_free(void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     uint32_t pi = rt_pageinfo(p);
     uint8_t spc = (uint8_t)(pi >> 8);
-    if (rt_likely(pi != 0)) {
-        int sc = rt_spanclass_size(spc);
-        uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
-        uint32_t idx = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
-        uintptr_t start = base + (uintptr_t)idx * rt_class_to_size[sc];
-        if (rt_unlikely(idx >= rt_class_to_nelems[sc]))
-            badfree(p, "not the start of an object");
-        if (rt_unlikely(spc == RT_TINY_SPANCLASS)) {
-            freetiny(p, start);
-            return;
-        }
-        if (rt_unlikely(start != p))
-            badfree(p, "not the start of an object");
-        cachefree(spc, p);
+    rt_mcache *c = mycache();
+    /* not ours / large / tiny / 8-byte / no P: the general path */
+    if (rt_unlikely(pi == 0 || spc == RT_TINY_SPANCLASS || spc < 2 * 2 || c == NULL)) {
+        free_notfast(p, pi);
         return;
     }
-    if (ptr == NULL || ptr == &zerobase)
+    int sc = rt_spanclass_size(spc);
+    uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
+    uint32_t idx = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
+    rt_freecache *f = &c->fc[spc];
+    uint32_t n = f->n;
+    if (rt_unlikely(base + (uintptr_t)idx * rt_class_to_size[sc] != p || idx >= rt_class_to_nelems[sc] ||
+                    n == RT_FREECACHE || (n != 0 && f->obj[n - 1] == p))) {
+        free_notfast(p, pi); /* bad pointer, full cache or freed twice in a row: say which there */
         return;
-    free_slow(p);
+    }
+    *(uint64_t *)p = rt_freekey;
+    f->obj[n] = p;
+    f->n = n + 1;
+    c->nfree[sc]++;
 }
 
 /* Flush the oldest objects of a class's free cache to their spans'
