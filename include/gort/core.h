@@ -66,6 +66,23 @@ GORT_API int64_t gort_num_goroutine(void);
 GORT_API void gort_lock_os_thread(void);
 GORT_API void gort_unlock_os_thread(void);
 
+/* Blocking calls (Go: entersyscall / exitsyscall). Bracket a call that may
+ * block the thread - read() on a pipe, a DNS lookup, a long computation in a
+ * library - so that it does not hold the goroutine's P: if the call takes
+ * longer than sysmon's tick (20 us) while other goroutines wait, the P is
+ * handed to another thread; gort_exitsyscall takes a P back (the old one if
+ * it is still free, which costs no lock and no system call). Between the two
+ * calls the goroutine must not block, yield or exit in gort (channels,
+ * mutexes, sleep, gort_yield...: a fatal error naming the goroutine);
+ * allocating and gort_go are fine (they behave as from a thread without a
+ * P). Nesting is a fatal error. From a thread gort does not run: no-ops.
+ * errno set by the call must be read before gort_exitsyscall: the goroutine
+ * may continue on another thread. */
+GORT_API void gort_entersyscall(void);
+GORT_API void gort_exitsyscall(void);
+/* gort_entersyscall(); r = fn(arg); gort_exitsyscall(); return r. */
+GORT_API void *gort_syscall_block(void *(*fn)(void *), void *arg);
+
 /* ---- time --------------------------------------------------------------- */
 
 GORT_API int64_t gort_nanotime(void);        /* monotonic, ns */

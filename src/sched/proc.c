@@ -552,8 +552,8 @@ static rt_g *globrunqget(rt_p *pp, int32_t max)
 /* P status and P->m are read racily (stealers, preemptall, sysmon): every
  * write is an atomic store, every racy read an atomic load. */
 static inline void setpstatus(rt_p *pp, uint32_t s) { rt_store_relaxed(&pp->status, s); }
-static inline void setpm(rt_p *pp, rt_m *mp) { rt_store_relaxed(&pp->m, mp); }
-static inline void setcurg(rt_m *mp, rt_g *gp) { rt_store_relaxed(&mp->curg, gp); }
+static inline void setpm(rt_p *pp, rt_m *mp) { rt_store_rel(&pp->m, mp); } /* sysmon reads it */
+static inline void setcurg(rt_m *mp, rt_g *gp) { rt_store_rel(&mp->curg, gp); } /* release: plain mov on x86 */
 
 /* ---- idle P and M lists (sched.lock held) ------------------------------- */
 
@@ -612,9 +612,9 @@ static void mremove(rt_m *mp)
 static void acquirep(rt_p *pp)
 {
     rt_m *mp = rt_getg()->m;
-    if (mp->p != NULL || pp->m != NULL || pp->status != P_IDLE)
+    if (mp->p != NULL || rt_load_relaxed(&pp->m) != NULL || rt_load_relaxed(&pp->status) != P_IDLE)
         rt_throwf("acquirep: invalid P state (m->p=%p p->m=%p status=%u)", (void *)mp->p,
-                  (void *)pp->m, pp->status);
+                  (void *)rt_load_relaxed(&pp->m), rt_load_relaxed(&pp->status));
     mp->p = pp;
     rt_arch_setmcache(pp->mcache);
     setpm(pp, mp);
@@ -625,7 +625,7 @@ static rt_p *releasep(void)
 {
     rt_m *mp = rt_getg()->m;
     rt_p *pp = mp->p;
-    if (pp == NULL || pp->m != mp || pp->status != P_RUNNING)
+    if (pp == NULL || rt_load_relaxed(&pp->m) != mp || rt_load_relaxed(&pp->status) != P_RUNNING)
         rt_throw("releasep: invalid P state");
     mp->p = NULL;
     rt_arch_setmcache(NULL);
@@ -907,6 +907,15 @@ void rt_stoptheworld(const char *reason)
     setpstatus(mp->p, P_GCSTOP);
     sched.stopwait--;
     rt_p *pp;
+    /* Ps left in system calls stop where they are (their M will find the
+     * P gone when the call returns). */
+    for (int32_t i = 0; i < rt_procs(); i++) {
+        pp = rt_allp[i];
+        if (rt_load(&pp->status) == P_SYSCALL && rt_cas(&pp->status, P_SYSCALL, P_GCSTOP)) {
+            rt_xadd(&pp->syscalltick, 1);
+            sched.stopwait--;
+        }
+    }
     while ((pp = pidleget()) != NULL) {
         setpstatus(pp, P_GCSTOP);
         sched.stopwait--;
@@ -925,7 +934,7 @@ void rt_stoptheworld(const char *reason)
     if (sched.stopwait != 0)
         rt_throw("stoptheworld: not stopped");
     for (int32_t i = 0; i < rt_procs(); i++)
-        if (rt_allp[i]->status != P_GCSTOP)
+        if (rt_load_relaxed(&rt_allp[i]->status) != P_GCSTOP)
             rt_throw("stoptheworld: not stopped (status != _Pgcstop)");
 }
 
@@ -948,7 +957,7 @@ void rt_starttheworld(void)
     int32_t nl = 0;
     for (int32_t i = 0; i < rt_procs(); i++) {
         rt_p *pp = rt_allp[i];
-        if (pp->status == P_GCSTOP && pp != mp->p) {
+        if (rt_load_relaxed(&pp->status) == P_GCSTOP && pp != mp->p) {
             setpstatus(pp, P_IDLE);
             if (runqempty(pp))
                 pidleput(pp);
@@ -1275,10 +1284,180 @@ static void goexit0(rt_g *gp)
 void rt_goexit1(void)
 {
     rt_g *gp = rt_getg();
+    if (rt_unlikely(rt_readgstatus(gp) == G_SYSCALL))
+        rt_throw("goexit between gort_entersyscall and gort_exitsyscall");
     rt_gls_destroy(gp);
     rt_main_goexit_hook(gp);
     rt_mcall(goexit0, true);
     __builtin_unreachable();
+}
+
+/* ---- system calls (Go: entersyscall, exitsyscall, exitsyscall0) ----------- *
+ *
+ * entersyscall leaves the P in _Psyscall with no M, remembered as m->oldp;
+ * the G is _Gsyscall and the M runs on without a P (the allocator sees a
+ * thread without a P). Nothing is handed off yet: most calls are short, and
+ * exitsyscall's fast path is one CAS _Psyscall -> _Prunning on the old P.
+ * If the call blocks, sysmon's retake takes the P (CAS _Psyscall -> _Pidle)
+ * after 20 us when there is other work, or after 10 ms anyway, and hands
+ * it off (handoffp). exitsyscall then takes an idle P if there is one, or
+ * (exitsyscall0, on g0) puts the G on the global run queue and stops the M.
+ * A stop-the-world takes _Psyscall Ps directly (_Pgcstop).
+ * No system call on either path, and no lock on the fast one. */
+
+static void stoplockedm(void);
+
+static void entersyscall_gcwait(rt_p *pp)
+{
+    rt_lock_acquire(&sched.lock);
+    if (sched.stopwait > 0 && rt_cas(&pp->status, P_SYSCALL, P_GCSTOP)) {
+        rt_xadd(&pp->syscalltick, 1);
+        if (--sched.stopwait == 0)
+            rt_notewakeup(&sched.stopnote);
+    }
+    rt_lock_release(&sched.lock);
+}
+
+void rt_entersyscall(void)
+{
+    rt_g *gp = rt_curg();
+    if (gp == NULL)
+        return; /* a thread gort does not run: nothing to hand off */
+    rt_m *mp = gp->m;
+    rt_p *pp = mp->p;
+    if (rt_readgstatus(gp) == G_SYSCALL)
+        rt_throw("entersyscall: already in a system call (gort_entersyscall nested)");
+    if (pp == NULL || mp->locks != 0)
+        rt_throw("entersyscall: no P, or holding runtime locks");
+    casgstatus(gp, G_RUNNING, G_SYSCALL);
+    rt_xadd(&pp->syscalltick, 1);
+    mp->oldp = pp;
+    mp->p = NULL;
+    rt_arch_setmcache(NULL);
+    setpm(pp, NULL);
+    rt_store(&pp->status, P_SYSCALL);
+    if (rt_unlikely(rt_load(&sched.gcwaiting)))
+        entersyscall_gcwait(pp);
+    if (rt_unlikely(rt_load_relaxed(&sched.sysmonwait)))
+        rt_sysmon_wake(); /* someone must be able to retake the P */
+}
+
+static void wirep(rt_m *mp, rt_p *pp)
+{
+    mp->p = pp;
+    rt_arch_setmcache(pp->mcache);
+    setpm(pp, mp);
+}
+
+static void exitsyscall0(rt_g *gp)
+{
+    rt_m *mp = gp->m;
+    casgstatus(gp, G_SYSCALL, G_RUNNABLE);
+    setcurg(mp, NULL);
+    gp->m = NULL;
+    rt_lock_acquire(&sched.lock);
+    rt_p *pp = rt_load(&sched.gcwaiting) ? NULL : pidleget();
+    if (pp == NULL)
+        globrunqput(gp);
+    rt_lock_release(&sched.lock);
+    if (pp != NULL) {
+        acquirep(pp);
+        execute(gp, false);
+    }
+    if (mp->lockedg != NULL) {
+        stoplockedm(); /* wait until gp is handed back to us with a P */
+        execute(gp, false);
+    }
+    stopm();
+    schedule();
+}
+
+void rt_exitsyscall(void)
+{
+    rt_g *gp = rt_curg();
+    if (gp == NULL)
+        return;
+    if (rt_readgstatus(gp) != G_SYSCALL)
+        rt_throw("exitsyscall: not in a system call (gort_exitsyscall without gort_entersyscall)");
+    rt_m *mp = gp->m;
+    rt_p *oldp = mp->oldp;
+    mp->oldp = NULL;
+    /* 1. The P we left, if nobody took it. */
+    if (oldp != NULL && rt_load(&oldp->status) == P_SYSCALL && rt_cas(&oldp->status, P_SYSCALL, P_RUNNING)) {
+        wirep(mp, oldp);
+        rt_xadd(&oldp->syscalltick, 1);
+        casgstatus(gp, G_SYSCALL, G_RUNNING);
+        return;
+    }
+    /* 2. Any idle P. */
+    if (rt_load(&sched.npidle) != 0 && !rt_load(&sched.gcwaiting)) {
+        rt_lock_acquire(&sched.lock);
+        rt_p *pp = rt_load(&sched.gcwaiting) ? NULL : pidleget();
+        rt_lock_release(&sched.lock);
+        if (pp != NULL) {
+            acquirep(pp);
+            rt_xadd(&pp->syscalltick, 1);
+            casgstatus(gp, G_SYSCALL, G_RUNNING);
+            if (rt_load_relaxed(&sched.sysmonwait))
+                rt_sysmon_wake();
+            return;
+        }
+    }
+    /* 3. Queue the G, stop this M (on g0). */
+    rt_mcall(exitsyscall0, false);
+}
+
+/* sysmon: take Ps back from Ms that sit in system calls, and ask Gs that
+ * ran for over 10 ms to yield (Go: retake). Returns the number retaken. */
+#define FORCE_PREEMPT_NS (10 * 1000 * 1000)
+uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp))
+{
+    uint32_t n = 0;
+    int32_t np = rt_procs();
+    for (int32_t i = 0; i < np; i++) {
+        rt_p *pp = rt_load_acq(&rt_allp[i]);
+        if (pp == NULL)
+            continue;
+        uint32_t s = rt_load(&pp->status);
+        if (s == P_RUNNING || s == P_SYSCALL) {
+            uint32_t t = rt_load_relaxed(&pp->schedtick);
+            if (pp->sm_schedtick != t) {
+                pp->sm_schedtick = t;
+                pp->sm_schedwhen = now;
+            } else if (s == P_RUNNING && pp->sm_schedwhen + FORCE_PREEMPT_NS <= now) {
+                rt_m *mp = rt_load_acq(&pp->m);
+                rt_g *gp = mp != NULL ? rt_load_acq(&mp->curg) : NULL;
+                if (gp != NULL && preemptone != NULL)
+                    preemptone(mp, gp);
+            }
+        }
+        if (s != P_SYSCALL)
+            continue;
+        uint32_t t = rt_load(&pp->syscalltick);
+        if (pp->sm_syscalltick != t) {
+            pp->sm_syscalltick = t; /* a new call: give it one sysmon tick (>= 20 us) */
+            pp->sm_syscallwhen = now;
+            continue;
+        }
+        /* Leave it if nothing waits for a P and the call is young. */
+        if (runqempty(pp) && rt_load(&sched.nmspinning) + rt_load(&sched.npidle) > 0 &&
+            rt_load_relaxed(&sched.runqsize) == 0 && pp->sm_syscallwhen + FORCE_PREEMPT_NS > now)
+            continue;
+        /* Count as a running M meanwhile, so checkdead does not see an M
+         * that is about to start as missing (Go: incidlelocked(-1)). */
+        rt_lock_acquire(&sched.lock);
+        sched.nmidlelocked--;
+        rt_lock_release(&sched.lock);
+        if (rt_cas(&pp->status, P_SYSCALL, P_IDLE)) {
+            rt_xadd(&pp->syscalltick, 1);
+            n++;
+            handoffp(pp);
+        }
+        rt_lock_acquire(&sched.lock);
+        sched.nmidlelocked++;
+        rt_lock_release(&sched.lock);
+    }
+    return n;
 }
 
 /* ---- park, ready, yield -------------------------------------------------- */
@@ -1334,6 +1513,9 @@ void rt_park(bool (*unlockf)(rt_g *, void *), void *lock, uint8_t reason)
     rt_m *mp = gp->m;
     if (rt_unlikely(mp == NULL || gp == mp->g0))
         rt_throw("park called outside a goroutine");
+    if (rt_unlikely(rt_readgstatus(gp) == G_SYSCALL))
+        rt_throwf("goroutine %lld blocked (%s) between gort_entersyscall and gort_exitsyscall", (long long)gp->goid,
+                  rt_waitreason_names[reason]);
     /* Locks held now must be exactly those unlockf releases (one, or every
      * channel of a select): checked once it ran (park_after, schedule). */
     mp->waitlock = lock;
@@ -1419,6 +1601,8 @@ void rt_gosched(void)
     rt_g *gp = rt_getg();
     rt_m *mp = gp->m;
     rt_p *pp = mp->p;
+    if (rt_unlikely(pp == NULL))
+        rt_throwf("goroutine %lld yielded between gort_entersyscall and gort_exitsyscall", (long long)gp->goid);
     /* Fast path: the next G is on our local queue and nothing else needs
      * schedule(): switch to it directly. */
     if (mp->locks == 0 && can_switch_direct(mp, pp)) {
@@ -1952,6 +2136,17 @@ GORT_API int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
         rt_throw("gort_go_stack called before the runtime started (use gort_main or gort_run)");
     rt_newproc(fn, arg, (uintptr_t)__builtin_return_address(0), order, false);
     return 0;
+}
+
+GORT_API void gort_entersyscall(void) { rt_entersyscall(); }
+GORT_API void gort_exitsyscall(void) { rt_exitsyscall(); }
+
+GORT_API void *gort_syscall_block(void *(*fn)(void *), void *arg)
+{
+    rt_entersyscall();
+    void *r = fn(arg);
+    rt_exitsyscall();
+    return r;
 }
 
 GORT_API void gort_yield(void)

@@ -235,6 +235,7 @@ struct rt_m {
     rt_g *curg;                /* running user G */
     rt_p *p;                   /* attached P, NULL if none */
     rt_p *nextp;               /* P to take when woken */
+    rt_p *oldp;                /* the P left in _Psyscall by entersyscall */
     int64_t id;
     int32_t locks;             /* runtime locks held */
     int32_t throwing;
@@ -305,6 +306,11 @@ struct rt_p {
     int64_t timer0when;
 
     int64_t ngo_created, ngo_exited; /* for gort_num_goroutine (owner writes, relaxed) */
+
+    uint32_t syscalltick;      /* atomic: incremented on every entersyscall/exitsyscall */
+    /* sysmon's view (Go: sysmontick), sysmon only */
+    uint32_t sm_schedtick, sm_syscalltick;
+    int64_t sm_schedwhen, sm_syscallwhen;
 } __attribute__((aligned(RT_CACHELINE)));
 
 /* The global scheduler state (Go: schedt). */
@@ -371,6 +377,9 @@ static inline rt_g *rt_curg(void)
 static inline uint32_t rt_readgstatus(rt_g *gp) { return rt_load(&gp->status); }
 
 /* ---- proc.c --------------------------------------------------------------- */
+void rt_entersyscall(void);
+void rt_exitsyscall(void);
+uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp)); /* sysmon */
 extern int64_t rt_sysg_count;  /* runtime goroutines, not reported by gort_num_goroutine */
 rt_m *rt_newm(rt_p *pp, bool spinning, bool sysmon);
 void rt_m0_init(void);

@@ -15,8 +15,11 @@
  *   - heap, same period: return entirely free spans to the page heap
  *     (<= 256 spans examined, rt_mcentral_reclaim) and pages free for a
  *     whole period to the OS (<= 1024 pages = 8 MiB, rt_mheap_scavenge).
- * The syscall retake, async preemption, netpoll nudge and forced GC duties
- * of Go's sysmon arrive with the issues that need them.
+ *   - retake (proc.c): a P left in a system call for a whole tick (>= 20
+ *     us) is handed to another M when goroutines wait for it (or after 10
+ *     ms anyway); a goroutine that has run for 10 ms is asked to yield.
+ * The netpoll nudge and forced GC duties of Go's sysmon arrive with the
+ * issues that need them.
  *
  * sysmon never holds a P, never parks a goroutine, and takes sched.lock
  * only to decide whether to sleep. */
@@ -49,6 +52,13 @@ void rt_sysmon_wake(void)
         rt_notewakeup(&rt_sched_.sysmonnote);
     }
     rt_lock_release(&rt_sched_.lock);
+}
+
+/* A goroutine ran for 10 ms: ask it to yield at its next safe point. */
+static void preemptone(rt_m *mp, rt_g *gp)
+{
+    (void)mp;
+    rt_store_relaxed(&gp->preempt, true);
 }
 
 static void usleep_ns(int64_t ns)
@@ -97,6 +107,10 @@ void rt_sysmon_main(void)
                 rt_lock_release(&rt_sched_.lock);
             }
         }
+
+        /* Ps stuck in system calls, goroutines running too long. */
+        if (rt_retake(now, preemptone) != 0)
+            idle = 0;
 
         if (rt_debug.stackscavenge && now - laststack >= STACK_PERIOD_NS) {
             laststack = now;
