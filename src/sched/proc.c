@@ -894,6 +894,27 @@ static void preemptall(void)
     }
 }
 
+/* syscalltick is bumped only by whoever owns the P at that moment (its M
+ * in entersyscall / exitsyscall, or sysmon or stop-the-world right after
+ * winning the CAS on its status): a plain increment, read racily by sysmon. */
+static inline void syscalltick_inc(rt_p *pp)
+{
+    rt_store_relaxed(&pp->syscalltick, rt_load_relaxed(&pp->syscalltick) + 1);
+}
+
+/* Ps left in system calls stop where they are (their M finds the P gone
+ * when the call returns). sched.lock held. */
+static void stopsyscallps(void)
+{
+    for (int32_t i = 0; i < rt_procs(); i++) {
+        rt_p *pp = rt_allp[i];
+        if (rt_load(&pp->status) == P_SYSCALL && rt_cas(&pp->status, P_SYSCALL, P_GCSTOP)) {
+            syscalltick_inc(pp);
+            sched.stopwait--;
+        }
+    }
+}
+
 void rt_stoptheworld(const char *reason)
 {
     (void)reason;
@@ -907,15 +928,7 @@ void rt_stoptheworld(const char *reason)
     setpstatus(mp->p, P_GCSTOP);
     sched.stopwait--;
     rt_p *pp;
-    /* Ps left in system calls stop where they are (their M will find the
-     * P gone when the call returns). */
-    for (int32_t i = 0; i < rt_procs(); i++) {
-        pp = rt_allp[i];
-        if (rt_load(&pp->status) == P_SYSCALL && rt_cas(&pp->status, P_SYSCALL, P_GCSTOP)) {
-            rt_xadd(&pp->syscalltick, 1);
-            sched.stopwait--;
-        }
-    }
+    stopsyscallps();
     while ((pp = pidleget()) != NULL) {
         setpstatus(pp, P_GCSTOP);
         sched.stopwait--;
@@ -926,6 +939,12 @@ void rt_stoptheworld(const char *reason)
     if (wait) {
         for (;;) {
             if (rt_notetsleep(&sched.stopnote, 100 * 1000))
+                break;
+            rt_lock_acquire(&sched.lock);
+            stopsyscallps();
+            bool done = sched.stopwait == 0;
+            rt_lock_release(&sched.lock);
+            if (done)
                 break;
             preemptall();
         }
@@ -1311,7 +1330,7 @@ static void entersyscall_gcwait(rt_p *pp)
 {
     rt_lock_acquire(&sched.lock);
     if (sched.stopwait > 0 && rt_cas(&pp->status, P_SYSCALL, P_GCSTOP)) {
-        rt_xadd(&pp->syscalltick, 1);
+        syscalltick_inc(pp);
         if (--sched.stopwait == 0)
             rt_notewakeup(&sched.stopnote);
     }
@@ -1330,13 +1349,15 @@ void rt_entersyscall(void)
     if (pp == NULL || mp->locks != 0)
         rt_throw("entersyscall: no P, or holding runtime locks");
     casgstatus(gp, G_RUNNING, G_SYSCALL);
-    rt_xadd(&pp->syscalltick, 1);
+    syscalltick_inc(pp);
     mp->oldp = pp;
     mp->p = NULL;
     rt_arch_setmcache(NULL);
     setpm(pp, NULL);
-    rt_store(&pp->status, P_SYSCALL);
-    if (rt_unlikely(rt_load(&sched.gcwaiting)))
+    /* A release store, no fence: if a stop-the-world starting now misses
+     * this P here, its wait loop takes _Psyscall Ps itself (stopsyscallps). */
+    rt_store_rel(&pp->status, P_SYSCALL);
+    if (rt_unlikely(rt_load_relaxed(&sched.gcwaiting)))
         entersyscall_gcwait(pp);
     if (rt_unlikely(rt_load_relaxed(&sched.sysmonwait)))
         rt_sysmon_wake(); /* someone must be able to retake the P */
@@ -1385,7 +1406,7 @@ void rt_exitsyscall(void)
     /* 1. The P we left, if nobody took it. */
     if (oldp != NULL && rt_load(&oldp->status) == P_SYSCALL && rt_cas(&oldp->status, P_SYSCALL, P_RUNNING)) {
         wirep(mp, oldp);
-        rt_xadd(&oldp->syscalltick, 1);
+        syscalltick_inc(oldp);
         casgstatus(gp, G_SYSCALL, G_RUNNING);
         return;
     }
@@ -1396,7 +1417,7 @@ void rt_exitsyscall(void)
         rt_lock_release(&sched.lock);
         if (pp != NULL) {
             acquirep(pp);
-            rt_xadd(&pp->syscalltick, 1);
+            syscalltick_inc(pp);
             casgstatus(gp, G_SYSCALL, G_RUNNING);
             if (rt_load_relaxed(&sched.sysmonwait))
                 rt_sysmon_wake();
@@ -1449,7 +1470,7 @@ uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp))
         sched.nmidlelocked--;
         rt_lock_release(&sched.lock);
         if (rt_cas(&pp->status, P_SYSCALL, P_IDLE)) {
-            rt_xadd(&pp->syscalltick, 1);
+            syscalltick_inc(pp);
             n++;
             handoffp(pp);
         }
