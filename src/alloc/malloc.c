@@ -244,13 +244,17 @@ static void free_small(rt_mspan *s, uint32_t idx, uintptr_t p)
             s->allocCache = ~s->allocBits[w] >> (s->freeindex % 64);
         }
     } else {
-        /* Count first, then set the bit: nfreed never under-counts the
-         * bits a merge can find. */
+        /* Pin the span first: once the bit is set its owner may merge it,
+         * find the span empty and free it, while we still look at it in
+         * rt_mcentral_freed (found by TSan). Then count, then set the bit:
+         * nfreed never under-counts the bits a merge can find. */
+        __atomic_add_fetch(&s->freeing, 1, __ATOMIC_SEQ_CST);
         __atomic_add_fetch(&s->nfreed, 1, __ATOMIC_SEQ_CST);
         uint64_t old = __atomic_fetch_or(&s->freeBits[w], bit, __ATOMIC_SEQ_CST);
         if (old & bit)
             badfree(p, "double free");
         rt_mcentral_freed(s);
+        __atomic_sub_fetch(&s->freeing, 1, __ATOMIC_SEQ_CST);
     }
 }
 

@@ -77,6 +77,8 @@ typedef struct rt_mspan {
     uint32_t allocCount;        /* set allocBits bits */
     uint32_t nfreed;            /* atomic: bits set in freeBits since the last merge */
     uint32_t hasfree;           /* atomic: a free hit this span while it was full */
+    uint32_t freeing;           /* atomic: frees in progress from non-owners; while
+                                 * non-zero the span must not go back to the heap */
     uint64_t allocCache;        /* ~allocBits from freeindex (rounded down to 64) */
     struct rt_mspan *next, *prev;
     uint64_t allocBits[RT_SPAN_BITS_WORDS];

@@ -134,9 +134,9 @@ void rt_mcentral_uncachespan(rt_mspan *s)
 {
     mcentral *c = &central[s->spanclass];
     rt_mspan_merge(s);
-    if (s->allocCount == 0) {
+    if (s->allocCount == 0 && rt_load(&s->freeing) == 0) {
         rt_store(&s->where, IN_NONE);
-        rt_mheap_free(s); /* nothing live: nobody can free into it */
+        rt_mheap_free(s); /* nothing live, nobody still in free_small: nobody can touch it */
         return;
     }
     rt_lock_acquire(&c->lock);
@@ -194,7 +194,7 @@ int64_t rt_mcentral_reclaim(int64_t maxspans)
             next = s->next;
             seen++;
             rt_mspan_merge(s); /* no owner while on the list: the lock makes us it */
-            if (s->allocCount == 0) {
+            if (s->allocCount == 0 && rt_load(&s->freeing) == 0) {
                 unlink_span(&c->partial, s);
                 rt_store_relaxed(&c->npartial, c->npartial - 1);
                 rt_store(&s->where, IN_NONE);

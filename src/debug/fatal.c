@@ -30,6 +30,9 @@
  * for full traces. Leading runtime-internal frames are hidden unless
  * GORTTRACEBACK=system, as Go hides runtime.* frames.
  *
+ * SIGQUIT (if the program left it at its default): "SIGQUIT: quit" and a
+ * dump of every goroutine with its wait reason, exit status 2, as Go.
+ *
  * Signals: SIGSEGV/SIGBUS get a handler on each M's alternate signal stack
  * (installed only if the program had none). A fault in a goroutine's guard
  * page is "fatal error: stack overflow"; another fault in a goroutine is
@@ -449,6 +452,34 @@ static void sighandler(int sig, siginfo_t *info, void *uctx)
     finish();
 }
 
+/* SIGQUIT (Go: the _SigThrow path of sighandler): "SIGQUIT: quit", then
+ * every goroutine with its wait reason, exit status 2. Installed only if
+ * the program left SIGQUIT at its default. */
+static void sigquit_handler(int sig, siginfo_t *info, void *uctx)
+{
+    (void)sig;
+    ucontext_t *uc = uctx;
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    enter_dying();
+    rt_g *g = rt_getg();
+    rt_m *mp = g != NULL ? g->m : NULL;
+    rt_g *gp = (mp != NULL && g != mp->g0) ? g : NULL;
+    if (mp != NULL)
+        mp->throwing = 1;
+    rt_printf("SIGQUIT: quit\n");
+    rt_printf("PC=0x%lx m=%lld sigcode=%d\n", (unsigned long)pc, (long long)(mp != NULL ? mp->id : -1),
+              info->si_code);
+    if (rt_debug.traceback > RT_TB_NONE) {
+        if (gp != NULL) {
+            rt_printf("\ngoroutine %lld [running]:\n", (long long)gp->goid);
+            traceback_self(3);
+            print_created_by(gp);
+        }
+        rt_dump_all(gp);
+    }
+    finish();
+}
+
 void rt_initsig(void)
 {
     struct sigaction sa;
@@ -462,6 +493,10 @@ void rt_initsig(void)
     }
     if (sigaction(SIGBUS, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
         sigaction(SIGBUS, &sa, &old_bus);
+    }
+    if (sigaction(SIGQUIT, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
+        sa.sa_sigaction = sigquit_handler;
+        sigaction(SIGQUIT, &sa, NULL);
     }
     /* Load the unwinder's frame tables now, not inside a signal handler. */
     unwstate st = {.n = 0};

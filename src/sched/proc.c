@@ -1481,6 +1481,73 @@ uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp))
     return n;
 }
 
+/* ---- schedtrace (Go: schedtrace; GORTDEBUG=schedtrace=N,scheddetail=1) ----- */
+
+static int64_t schedtrace_start;
+
+/* The trace reads fields other threads write without synchronisation (as
+ * Go's does): a diagnostic snapshot, read with plain volatile loads in
+ * functions TSan does not instrument. */
+#define RACY(x) (*(volatile __typeof__(x) *)&(x))
+__attribute__((no_sanitize("thread"))) static bool schedtrace_g(rt_g *gp, void *arg)
+{
+    (void)arg;
+    rt_m *mp = RACY(gp->m);
+    rt_m *lm = RACY(gp->lockedm);
+    uint32_t s = RACY(gp->status);
+    uint8_t wr = gp->waitreason;
+    rt_printf("  G%lld: status=%u(%s) m=%lld lockedm=%lld\n", (long long)gp->goid, s,
+              wr < WR_COUNT ? rt_waitreason_names[wr] : "", (long long)(mp != NULL ? mp->id : -1),
+              (long long)(lm != NULL ? lm->id : -1));
+    return true;
+}
+
+/* One SCHED line (and with detail every P, M and G), in Go's format. Runs
+ * on sysmon; reads other Ms' and Ps' fields racily, as Go does. */
+__attribute__((no_sanitize("thread"))) void rt_schedtrace(bool detail)
+{
+    int64_t now = rt_nanotime();
+    if (schedtrace_start == 0)
+        schedtrace_start = now;
+    rt_lock_acquire(&sched.lock);
+    rt_printf("SCHED %lldms: gomaxprocs=%d idleprocs=%u threads=%d spinningthreads=%u idlethreads=%d runqueue=%d",
+              (long long)((now - schedtrace_start) / 1000000), rt_procs(), RACY(sched.npidle), mcount(),
+              RACY(sched.nmspinning), sched.nmidle, sched.runqsize);
+    if (detail)
+        rt_printf(" gcwaiting=%u nmidlelocked=%d stopwait=%d sysmonwait=%u\n", RACY(sched.gcwaiting),
+                  sched.nmidlelocked, sched.stopwait, RACY(sched.sysmonwait));
+    int32_t np = rt_procs();
+    for (int32_t i = 0; i < np; i++) {
+        rt_p *pp = rt_allp[i];
+        rt_m *mp = RACY(pp->m);
+        uint32_t h = RACY(pp->runqhead), t = RACY(pp->runqtail);
+        if (detail)
+            rt_printf("  P%d: status=%u schedtick=%u syscalltick=%u m=%lld runqsize=%u gfreecnt=%d timerslen=%d\n", i,
+                      RACY(pp->status), RACY(pp->schedtick),
+                      RACY(pp->syscalltick), (long long)(mp != NULL ? mp->id : -1), t - h,
+                      RACY(pp->gfreecnt), RACY(pp->ntimers));
+        else
+            rt_printf("%s%u%s", i == 0 ? " [" : " ", t - h, i == np - 1 ? "]\n" : "");
+    }
+    if (!detail) {
+        rt_lock_release(&sched.lock);
+        return;
+    }
+    for (rt_m *mp = RACY(rt_allm); mp != NULL; mp = mp->alllink) {
+        rt_p *pp = RACY(mp->p);
+        rt_g *gp = RACY(mp->curg);
+        rt_g *lg = RACY(mp->lockedg);
+        rt_printf("  M%lld: p=%d curg=%lld mallocing=0 throwing=%d preemptoff= locks=%d dying=0 spinning=%s "
+                  "blocked=%s lockedg=%lld\n",
+                  (long long)mp->id, pp != NULL ? pp->id : -1, (long long)(gp != NULL ? gp->goid : -1),
+                  RACY(mp->throwing), RACY(mp->locks),
+                  RACY(mp->spinning) ? "true" : "false", RACY(mp->blocked) ? "true" : "false",
+                  (long long)(lg != NULL ? lg->goid : -1));
+    }
+    rt_foreachg(schedtrace_g, NULL);
+    rt_lock_release(&sched.lock);
+}
+
 /* ---- park, ready, yield -------------------------------------------------- */
 
 /* The incoming side of a direct park (see rt_park): the parked G's stack is

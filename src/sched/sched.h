@@ -380,6 +380,7 @@ static inline uint32_t rt_readgstatus(rt_g *gp) { return rt_load(&gp->status); }
 void rt_entersyscall(void);
 void rt_exitsyscall(void);
 uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp)); /* sysmon */
+void rt_schedtrace(bool detail);                                          /* sysmon */
 extern int64_t rt_sysg_count;  /* runtime goroutines, not reported by gort_num_goroutine */
 rt_m *rt_newm(rt_p *pp, bool spinning, bool sysmon);
 void rt_m0_init(void);

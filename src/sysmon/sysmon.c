@@ -18,6 +18,8 @@
  *   - retake (proc.c): a P left in a system call for a whole tick (>= 20
  *     us) is handed to another M when goroutines wait for it (or after 10
  *     ms anyway); a goroutine that has run for 10 ms is asked to yield.
+ *   - GORTDEBUG=schedtrace=N: a SCHED line every N ms (scheddetail=1: every
+ *     P, M and G too), in Go's format; sysmon then never sleeps deeply.
  * The netpoll nudge and forced GC duties of Go's sysmon arrive with the
  * issues that need them.
  *
@@ -74,6 +76,7 @@ void rt_sysmon_main(void)
     int idle = 0;
     int64_t laststack = rt_nanotime();
     bool stackwork = false;
+    int64_t lasttrace = 0;
     for (;;) {
         if (idle == 0)
             delay = 20;
@@ -84,7 +87,9 @@ void rt_sysmon_main(void)
         usleep_ns(delay * 1000);
         int64_t now = rt_nanotime();
 
-        if (rt_load(&rt_sched_.gcwaiting) || rt_load(&rt_sched_.npidle) == (uint32_t)rt_procs()) {
+        /* With schedtrace on, sysmon never sleeps deeply (as Go's). */
+        if (rt_debug.schedtrace <= 0 &&
+            (rt_load(&rt_sched_.gcwaiting) || rt_load(&rt_sched_.npidle) == (uint32_t)rt_procs())) {
             rt_lock_acquire(&rt_sched_.lock);
             if (rt_load(&rt_sched_.gcwaiting) ||
                 rt_load(&rt_sched_.npidle) == (uint32_t)rt_procs()) {
@@ -106,6 +111,11 @@ void rt_sysmon_main(void)
             } else {
                 rt_lock_release(&rt_sched_.lock);
             }
+        }
+
+        if (rt_debug.schedtrace > 0 && (lasttrace == 0 || now - lasttrace >= (int64_t)rt_debug.schedtrace * 1000000)) {
+            lasttrace = now;
+            rt_schedtrace(rt_debug.scheddetail > 0);
         }
 
         /* Ps stuck in system calls, goroutines running too long. */

@@ -1,0 +1,72 @@
+/* e2e_trace.c - Go-format debug output: GORTDEBUG=schedtrace/scheddetail
+ * lines, and the goroutine dump on SIGQUIT. tests/CMakeLists.txt matches
+ * the output against regular expressions derived from Go 1.19's formats
+ * (../shared/reference/go119-debug-output.txt).
+ *
+ *   busy     goroutines blocked in several ways for ~350 ms, then exit 0
+ *            (run with GORTDEBUG=schedtrace=100[,scheddetail=1])
+ *   sigquit  the same goroutines, then SIGQUIT to the process: the dump
+ *            lists each with its wait reason, exit status 2 */
+#include <gort.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static gort_chan_t *never;
+static gort_waitgroup_t gate;
+
+static void chan_waiter(void *arg)
+{
+    (void)arg;
+    int v;
+    gort_chan_recv(never, &v);
+}
+
+static void sleeper(void *arg)
+{
+    (void)arg;
+    gort_sleep(60LL * 1000 * 1000 * 1000);
+}
+
+static void wg_waiter(void *arg)
+{
+    (void)arg;
+    gort_wg_wait(&gate);
+}
+
+static void select_waiter(void *arg)
+{
+    (void)arg;
+    int v;
+    gort_select_case_t cs[2] = {{.chan = never, .dir = GORT_SELECT_RECV, .elem = &v},
+                                {.chan = never, .dir = GORT_SELECT_RECV, .elem = &v}};
+    gort_select(cs, 2, true);
+}
+
+int gort_main(int argc, char **argv)
+{
+    const char *c = argc > 1 ? argv[1] : "";
+    never = gort_chan_make(sizeof(int), 0);
+    gort_wg_add(&gate, 1);
+    gort_go(chan_waiter, NULL);
+    gort_go(sleeper, NULL);
+    gort_go(wg_waiter, NULL);
+    gort_go(select_waiter, NULL);
+    gort_sleep(50 * 1000 * 1000); /* all of them parked */
+    if (!strcmp(c, "busy")) {
+        gort_sleep(300 * 1000 * 1000);
+        printf("done\n");
+        fflush(stdout);
+        return 0;
+    }
+    if (!strcmp(c, "sigquit")) {
+        kill(getpid(), SIGQUIT);
+        gort_sleep(10LL * 1000 * 1000 * 1000);
+        printf("SIGQUIT did not stop the program\n");
+        return 0;
+    }
+    fprintf(stderr, "unknown case %s\n", c);
+    return 100;
+}
