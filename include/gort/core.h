@@ -83,6 +83,16 @@ GORT_API void gort_exitsyscall(void);
 /* gort_entersyscall(); r = fn(arg); gort_exitsyscall(); return r. */
 GORT_API void *gort_syscall_block(void *(*fn)(void *), void *arg);
 
+/* Asynchronous preemption. A goroutine that runs 10 ms without passing
+ * through the scheduler is interrupted by a signal (SIGURG, as in Go) at an
+ * instruction of the main executable's own code and yields; it resumes on
+ * the same thread. Code that must not be interrupted that way - a section
+ * holding a pthread mutex or spin lock that other goroutines take - is
+ * bracketed by gort_preempt_off / gort_preempt_on (they nest; per goroutine;
+ * no-ops outside a goroutine). GORTDEBUG=asyncpreemptoff=1 turns it off. */
+GORT_API void gort_preempt_off(void);
+GORT_API void gort_preempt_on(void);
+
 /* ---- time --------------------------------------------------------------- */
 
 GORT_API int64_t gort_nanotime(void);        /* monotonic, ns */

@@ -18,6 +18,7 @@ struct rt_g;
     X(schedtrace, 0, "print a SCHED line every N ms")                                  \
     X(scheddetail, 0, "with schedtrace: also print every P, M and G")                  \
     X(gctrace, 0, "print one line per garbage collection")                             \
+    X(asyncpreemptoff, 0, "1: no signal-based preemption of goroutines that run 10 ms without yielding") \
     X(checkdead, 1, "detect 'all goroutines are asleep' deadlocks (0 disables)")       \
     X(spinus, 50, "microseconds an idle M spins looking for work before it sleeps")    \
     X(stackguard, 0, "stack overflow protection: 0/auto, 1/madvise, 2/mprotect, 3/canary") \

@@ -1428,12 +1428,16 @@ void rt_exitsyscall(void)
     rt_mcall(exitsyscall0, false);
 }
 
+static inline int64_t rt_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
 /* sysmon: take Ps back from Ms that sit in system calls, and ask Gs that
- * ran for over 10 ms to yield (Go: retake). Returns the number retaken. */
+ * ran for over 10 ms to yield (Go: retake). Returns the number retaken;
+ * *nextcheck: when a running G's 10 ms will be up (INT64_MAX: none runs). */
 #define FORCE_PREEMPT_NS (10 * 1000 * 1000)
-uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp))
+uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp), int64_t *nextcheck)
 {
     uint32_t n = 0;
+    *nextcheck = INT64_MAX;
     int32_t np = rt_procs();
     for (int32_t i = 0; i < np; i++) {
         rt_p *pp = rt_load_acq(&rt_allp[i]);
@@ -1442,14 +1446,20 @@ uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp))
         uint32_t s = rt_load(&pp->status);
         if (s == P_RUNNING || s == P_SYSCALL) {
             uint32_t t = rt_load_relaxed(&pp->schedtick);
+            if (s == P_RUNNING) /* look again by the time this G's 10 ms are up */
+                *nextcheck = rt_min64(*nextcheck, pp->sm_schedtick != t ? now + FORCE_PREEMPT_NS
+                                                                       : pp->sm_schedwhen + FORCE_PREEMPT_NS);
             if (pp->sm_schedtick != t) {
                 pp->sm_schedtick = t;
                 pp->sm_schedwhen = now;
-            } else if (s == P_RUNNING && pp->sm_schedwhen + FORCE_PREEMPT_NS <= now) {
+            } else if (s == P_RUNNING && pp->sm_schedwhen + FORCE_PREEMPT_NS <= now &&
+                       now - pp->sm_preemptwhen >= 1000 * 1000) { /* ask at most once a ms */
                 rt_m *mp = rt_load_acq(&pp->m);
                 rt_g *gp = mp != NULL ? rt_load_acq(&mp->curg) : NULL;
-                if (gp != NULL && preemptone != NULL)
+                if (gp != NULL && preemptone != NULL) {
+                    pp->sm_preemptwhen = now;
                     preemptone(mp, gp);
+                }
             }
         }
         if (s != P_SYSCALL)

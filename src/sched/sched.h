@@ -193,6 +193,7 @@ struct rt_g {
     bool preempt;              /* please yield at the next safe point */
     bool started;              /* has run at least once (has a live frame) */
     bool sysg;                 /* runtime goroutine: not counted, not in deadlock check */
+    uint32_t preemptoff;       /* gort_preempt_off nesting: no async preemption */
     uint32_t locked;           /* lockOSThread nesting count */
     int64_t goid;
     rt_m *m;                   /* current M, or NULL */
@@ -310,7 +311,7 @@ struct rt_p {
     uint32_t syscalltick;      /* atomic: incremented on every entersyscall/exitsyscall */
     /* sysmon's view (Go: sysmontick), sysmon only */
     uint32_t sm_schedtick, sm_syscalltick;
-    int64_t sm_schedwhen, sm_syscallwhen;
+    int64_t sm_schedwhen, sm_syscallwhen, sm_preemptwhen;
 } __attribute__((aligned(RT_CACHELINE)));
 
 /* The global scheduler state (Go: schedt). */
@@ -352,6 +353,7 @@ typedef struct rt_sched {
     int32_t nmain;             /* main goroutines running (gort_main / gort_run) */
     uint32_t foreign_calls;    /* atomic: API calls from foreign threads (disables checkdead) */
     int64_t totaltime_start;
+    uint64_t nasyncpreempt;    /* atomic: goroutines preempted by signal */
 } rt_sched;
 
 extern rt_sched rt_sched_;
@@ -379,8 +381,12 @@ static inline uint32_t rt_readgstatus(rt_g *gp) { return rt_load(&gp->status); }
 /* ---- proc.c --------------------------------------------------------------- */
 void rt_entersyscall(void);
 void rt_exitsyscall(void);
-uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp)); /* sysmon */
+uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp), int64_t *nextcheck); /* sysmon */
 void rt_schedtrace(bool detail);                                          /* sysmon */
+/* preempt.c */
+void rt_preemptinit(void);                 /* schedinit, after the options */
+void rt_preemptone(rt_m *mp, rt_g *gp);    /* sysmon: preempt flag + SIGURG */
+bool rt_asyncpreempt_on(void);
 extern int64_t rt_sysg_count;  /* runtime goroutines, not reported by gort_num_goroutine */
 rt_m *rt_newm(rt_p *pp, bool spinning, bool sysmon);
 void rt_m0_init(void);

@@ -56,13 +56,6 @@ void rt_sysmon_wake(void)
     rt_lock_release(&rt_sched_.lock);
 }
 
-/* A goroutine ran for 10 ms: ask it to yield at its next safe point. */
-static void preemptone(rt_m *mp, rt_g *gp)
-{
-    (void)mp;
-    rt_store_relaxed(&gp->preempt, true);
-}
-
 static void usleep_ns(int64_t ns)
 {
     struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
@@ -77,6 +70,7 @@ void rt_sysmon_main(void)
     int64_t laststack = rt_nanotime();
     bool stackwork = false;
     int64_t lasttrace = 0;
+    int64_t nextcheck = INT64_MAX; /* from retake: a running G's 10 ms are up */
     for (;;) {
         if (idle == 0)
             delay = 20;
@@ -84,7 +78,18 @@ void rt_sysmon_main(void)
             delay *= 2;
         if (delay > 10 * 1000)
             delay = 10 * 1000;
-        usleep_ns(delay * 1000);
+        /* While goroutines run, look often enough to notice a new one within
+         * 1 ms and to preempt one whose 10 ms are up on time: a spinning
+         * goroutine then waits ~10-12 ms for its turn to end, not up to 30. */
+        int64_t sleepns = delay * 1000;
+        if (nextcheck != INT64_MAX) {
+            int64_t until = nextcheck - rt_nanotime();
+            if (sleepns > 1000 * 1000)
+                sleepns = 1000 * 1000;
+            if (until > 0 && until < sleepns)
+                sleepns = until;
+        }
+        usleep_ns(sleepns);
         int64_t now = rt_nanotime();
 
         /* With schedtrace on, sysmon never sleeps deeply (as Go's). */
@@ -119,7 +124,7 @@ void rt_sysmon_main(void)
         }
 
         /* Ps stuck in system calls, goroutines running too long. */
-        if (rt_retake(now, preemptone) != 0)
+        if (rt_retake(now, rt_preemptone, &nextcheck) != 0)
             idle = 0;
 
         if (rt_debug.stackscavenge && now - laststack >= STACK_PERIOD_NS) {
