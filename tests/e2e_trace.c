@@ -6,7 +6,9 @@
  *   busy     goroutines blocked in several ways for ~350 ms, then exit 0
  *            (run with GORTDEBUG=schedtrace=100[,scheddetail=1])
  *   sigquit  the same goroutines, then SIGQUIT to the process: the dump
- *            lists each with its wait reason, exit status 2 */
+ *            lists each with its wait reason, exit status 2
+ *   gdb      the same goroutines, then gdb_stop_here() for a breakpoint
+ *            (tests/gdb_check.sh drives gdb with src/debug/gort-gdb.py) */
 #include <gort.h>
 
 #include <signal.h>
@@ -45,6 +47,10 @@ static void select_waiter(void *arg)
     gort_select(cs, 2, true);
 }
 
+/* gdb test: a breakpoint goes here once every goroutine is parked. */
+void gdb_stop_here(void);
+__attribute__((noinline)) void gdb_stop_here(void) { __asm__ volatile("" ::: "memory"); }
+
 int gort_main(int argc, char **argv)
 {
     const char *c = argc > 1 ? argv[1] : "";
@@ -59,6 +65,11 @@ int gort_main(int argc, char **argv)
         gort_sleep(300 * 1000 * 1000);
         printf("done\n");
         fflush(stdout);
+        return 0;
+    }
+    if (!strcmp(c, "gdb")) {
+        gdb_stop_here();
+        printf("done\n");
         return 0;
     }
     if (!strcmp(c, "sigquit")) {
