@@ -69,49 +69,32 @@ static inline void *rt_arch_initframe(uintptr_t hi, void *g)
  * threads), and a goroutine can resume on another thread, so every read
  * goes through volatile asm that re-reads %fs. Initial-exec model: works in
  * the shared library and relaxes to local-exec when linked statically. */
-extern __thread void *rt_tls_g __attribute__((tls_model("initial-exec")));
+/* RT_ARCH_TLS_SLOT(name, sym): rt_arch_get<name>() / rt_arch_set<name>(v)
+ * for the initial-exec thread-local pointer `sym`, through volatile asm. */
+#define RT_ARCH_TLS_SLOT(name, sym)                                                       \
+    extern __thread void *sym __attribute__((tls_model("initial-exec")));                \
+    static inline void *rt_arch_get##name(void)                                           \
+    {                                                                                     \
+        void *v;                                                                          \
+        __asm__ volatile("movq " #sym "@gottpoff(%%rip), %0\n\t"                         \
+                         "movq %%fs:(%0), %0"                                             \
+                         : "=r"(v));                                                      \
+        return v;                                                                         \
+    }                                                                                     \
+    static inline void rt_arch_set##name(void *v)                                         \
+    {                                                                                     \
+        uintptr_t off;                                                                    \
+        __asm__ volatile("movq " #sym "@gottpoff(%%rip), %0\n\t"                         \
+                         "movq %1, %%fs:(%0)"                                             \
+                         : "=&r"(off)                                                     \
+                         : "r"(v)                                                         \
+                         : "memory");                                                     \
+    }
 
-static inline void *rt_arch_getg(void)
-{
-    void *g;
-    __asm__ volatile("movq rt_tls_g@gottpoff(%%rip), %0\n\t"
-                     "movq %%fs:(%0), %0"
-                     : "=r"(g));
-    return g;
-}
-
-static inline void rt_arch_setg(void *g)
-{
-    uintptr_t off;
-    __asm__ volatile("movq rt_tls_g@gottpoff(%%rip), %0\n\t"
-                     "movq %1, %%fs:(%0)"
-                     : "=&r"(off)
-                     : "r"(g)
-                     : "memory");
-}
-
+RT_ARCH_TLS_SLOT(g, rt_tls_g)
 /* A second slot: the mcache of the P this thread holds (NULL without a P),
  * so the allocator's fast path finds it in one load instead of g->m->p. */
-extern __thread void *rt_tls_mcache __attribute__((tls_model("initial-exec")));
-
-static inline void *rt_arch_getmcache(void)
-{
-    void *c;
-    __asm__ volatile("movq rt_tls_mcache@gottpoff(%%rip), %0\n\t"
-                     "movq %%fs:(%0), %0"
-                     : "=r"(c));
-    return c;
-}
-
-static inline void rt_arch_setmcache(void *c)
-{
-    uintptr_t off;
-    __asm__ volatile("movq rt_tls_mcache@gottpoff(%%rip), %0\n\t"
-                     "movq %1, %%fs:(%0)"
-                     : "=&r"(off)
-                     : "r"(c)
-                     : "memory");
-}
+RT_ARCH_TLS_SLOT(mcache, rt_tls_mcache)
 
 /* Spin-wait hint (Go's procyield uses PAUSE). */
 static inline void rt_arch_pause(void) { __asm__ volatile("pause" ::: "memory"); }

@@ -29,11 +29,7 @@
  * XSAVE saves what XCR0 enables (x87, SSE, AVX, AVX-512...), so the vector
  * registers of the interrupted code survive whatever the C code uses. */
 
-#if defined(__CET__) && (__CET__ & 1)
-#define ENDBR endbr64
-#else
-#define ENDBR
-#endif
+#include "cet_x86_64.h"
 
         .text
 
@@ -108,16 +104,4 @@ rt_asyncpreempt_asm:
 
         .section .note.GNU-stack, "", @progbits
 
-#if defined(__CET__) && (__CET__ & 1)
-/* GNU property note: IBT only (as switch_x86_64_sysv_elf_gas.S). */
-        .section .note.gnu.property,"a"
-        .p2align 3
-        .long   4
-        .long   16
-        .long   5
-        .asciz  "GNU"
-        .long   0xc0000002
-        .long   4
-        .long   1
-        .p2align 3
-#endif
+GORT_CET_NOTE

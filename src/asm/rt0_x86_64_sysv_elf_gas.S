@@ -12,11 +12,7 @@
  *        edi = argc, rsi = argv, rdx = envp, rcx = umain
  *   -> rt_bootstrap(argc, argv, envp, umain, g0_sp)   r8 = g0_sp
  */
-#if defined(__CET__) && (__CET__ & 1)
-#define ENDBR endbr64
-#else
-#define ENDBR
-#endif
+#include "cet_x86_64.h"
 
         .text
         .globl  gort__rt0_go
@@ -39,15 +35,4 @@ gort__rt0_go:
 
         .section .note.GNU-stack,"",@progbits
 
-#if defined(__CET__) && (__CET__ & 1)
-        .section .note.gnu.property,"a"
-        .p2align 3
-        .long   4
-        .long   16
-        .long   5
-        .asciz  "GNU"
-        .long   0xc0000002
-        .long   4
-        .long   1
-        .p2align 3
-#endif
+GORT_CET_NOTE

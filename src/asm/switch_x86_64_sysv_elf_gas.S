@@ -18,11 +18,7 @@
  * object is marked IBT-compatible only. It is NOT shadow-stack compatible
  * (a switch changes stacks under a `ret`), so SHSTK is never claimed. */
 
-#if defined(__CET__) && (__CET__ & 1)
-#define ENDBR endbr64
-#else
-#define ENDBR
-#endif
+#include "cet_x86_64.h"
 
         .text
 
@@ -143,16 +139,4 @@ rt_gostart_asm:
 
         .section .note.GNU-stack,"",@progbits
 
-#if defined(__CET__) && (__CET__ & 1)
-/* GNU property note: X86_FEATURE_1_AND = IBT only (never SHSTK, see above). */
-        .section .note.gnu.property,"a"
-        .p2align 3
-        .long   4                       /* name size ("GNU\0") */
-        .long   16                      /* descriptor size */
-        .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
-        .asciz  "GNU"
-        .long   0xc0000002              /* GNU_PROPERTY_X86_FEATURE_1_AND */
-        .long   4                       /* data size */
-        .long   1                       /* GNU_PROPERTY_X86_FEATURE_1_IBT */
-        .p2align 3
-#endif
+GORT_CET_NOTE
