@@ -7,10 +7,14 @@
  *            (run with GORTDEBUG=schedtrace=100[,scheddetail=1])
  *   sigquit  the same goroutines, then SIGQUIT to the process: the dump
  *            lists each with its wait reason, exit status 2
+ *   bind     with GORTDEBUG=bindps=1: the thread running goroutine 1 ends up
+ *            bound to one CPU
  *   gdb      the same goroutines, then gdb_stop_here() for a breakpoint
  *            (tests/gdb_check.sh drives gdb with src/debug/gort-gdb.py) */
+#define _GNU_SOURCE
 #include <gort.h>
 
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +69,21 @@ int gort_main(int argc, char **argv)
         gort_sleep(300 * 1000 * 1000);
         printf("done\n");
         fflush(stdout);
+        return 0;
+    }
+    if (!strcmp(c, "bind")) {
+        /* GORTDEBUG=bindps=1: once the topology is known (sysmon, ~10-30 ms
+         * after start) an M that takes a P is bound to the P's home CPU. */
+        for (int i = 0; i < 50; i++) {
+            gort_sleep(10 * 1000 * 1000); /* parks this M; it binds when it takes a P again */
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1) {
+                printf("bound to 1 cpu\n");
+                return 0;
+            }
+        }
+        printf("not bound\n");
         return 0;
     }
     if (!strcmp(c, "gdb")) {

@@ -29,6 +29,10 @@ uintptr_t rt_pagesize = 4096;
 uint8_t rt_startup_random[16];
 uint64_t rt_hwcap, rt_hwcap2;
 int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus, rt_topo_l3;
+int16_t rt_cpu_core[RT_MAXCPU], rt_cpu_l3[RT_MAXCPU], rt_cpu_node[RT_MAXCPU];
+int16_t rt_cpu_spread[RT_MAXCPU];
+int32_t rt_ncpu_spread;
+uint32_t rt_topo_ready;
 
 static bool have_random;
 
@@ -116,6 +120,60 @@ void rt_args(int argc, char **argv, char **envp)
  * alone takes 10-30 ms here (it loads hwloc's plugins), so it never runs on
  * the start-up path: sysmon calls this from its own thread once the program
  * is running. Until then the counts read 0. */
+typedef struct cpuinfo {
+    int cpu, smt, node, l3, core;
+} cpuinfo;
+
+/* Spread order: one CPU of every core before any second hyperthread, and
+ * within that by NUMA node, then L3, so Ps with neighbouring ids share the
+ * nearest caches. */
+static int cmpcpu(const void *a, const void *b)
+{
+    const cpuinfo *x = a, *y = b;
+    if (x->smt != y->smt)
+        return x->smt - y->smt;
+    if (x->node != y->node)
+        return x->node - y->node;
+    if (x->l3 != y->l3)
+        return x->l3 - y->l3;
+    if (x->core != y->core)
+        return x->core - y->core;
+    return x->cpu - y->cpu;
+}
+
+static void topology_cpus(hwloc_topology_t topo)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return;
+    static cpuinfo list[RT_MAXCPU];
+    int n = 0;
+    int npu = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+    for (int i = 0; i < npu && n < RT_MAXCPU; i++) {
+        hwloc_obj_t pu = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, (unsigned)i);
+        if (pu == NULL || pu->os_index >= RT_MAXCPU || !CPU_ISSET(pu->os_index, &set))
+            continue;
+        hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(topo, HWLOC_OBJ_CORE, pu);
+        hwloc_obj_t l3 = hwloc_get_ancestor_obj_by_type(topo, HWLOC_OBJ_L3CACHE, pu);
+        int node = pu->nodeset != NULL ? hwloc_bitmap_first(pu->nodeset) : -1;
+        list[n++] = (cpuinfo){(int)pu->os_index, core != NULL ? (int)pu->sibling_rank : 0, node,
+                              l3 != NULL ? (int)l3->logical_index : -1, core != NULL ? (int)core->logical_index : -1};
+    }
+    if (n == 0)
+        return;
+    qsort(list, (size_t)n, sizeof(list[0]), cmpcpu);
+    for (int i = 0; i < n; i++) {
+        int c = list[i].cpu;
+        rt_cpu_core[c] = (int16_t)list[i].core;
+        rt_cpu_l3[c] = (int16_t)list[i].l3;
+        rt_cpu_node[c] = (int16_t)list[i].node;
+        rt_cpu_spread[i] = (int16_t)c;
+    }
+    rt_ncpu_spread = n;
+    rt_store_rel(&rt_topo_ready, 1);
+}
+
 void rt_topology_init(void)
 {
     hwloc_topology_t topo;
@@ -132,6 +190,7 @@ void rt_topology_init(void)
         rt_store_relaxed(&rt_topo_pus, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU));
         rt_store_relaxed(&rt_topo_l3, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_L3CACHE));
         rt_store_rel(&rt_topo_cores, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE));
+        topology_cpus(topo);
     }
     hwloc_topology_destroy(topo);
 }

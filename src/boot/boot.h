@@ -19,6 +19,7 @@ struct rt_g;
     X(scheddetail, 0, "with schedtrace: also print every P, M and G")                  \
     X(gctrace, 0, "print one line per garbage collection")                             \
     X(asyncpreemptoff, 0, "1: no signal-based preemption of goroutines that run 10 ms without yielding") \
+    X(bindps, 0, "1: bind each M to the CPU its P is homed on (hwloc spread order)") \
     X(checkdead, 1, "detect 'all goroutines are asleep' deadlocks (0 disables)")       \
     X(spinus, 50, "microseconds an idle M spins looking for work before it sleeps")    \
     X(stackguard, 0, "stack overflow protection: 0/auto, 1/madvise, 2/mprotect, 3/canary") \
@@ -54,6 +55,21 @@ void rt_args(int argc, char **argv, char **envp);
 void rt_osinit(void);
 void rt_topology_init(void); /* slow (hwloc): sysmon runs it in the background */
 extern int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus, rt_topo_l3;
+/* Placement (args.c, from hwloc once sysmon has run rt_topology_init; valid
+ * after rt_topo_ready reads 1): per CPU (os index) its core, L3 and NUMA
+ * node; rt_cpu_spread: the CPUs in the order Ps are homed on them. */
+#define RT_MAXCPU 1024
+extern int16_t rt_cpu_core[RT_MAXCPU], rt_cpu_l3[RT_MAXCPU], rt_cpu_node[RT_MAXCPU];
+extern int16_t rt_cpu_spread[RT_MAXCPU];
+extern int32_t rt_ncpu_spread;
+extern uint32_t rt_topo_ready;
+/* The CPU P number id is homed on, or -1 before the topology is known. */
+static inline int rt_p_homecpu(int32_t id)
+{
+    if (!__atomic_load_n(&rt_topo_ready, __ATOMIC_ACQUIRE) || rt_ncpu_spread == 0)
+        return -1;
+    return rt_cpu_spread[id % rt_ncpu_spread];
+}
 
 /* ---- cpu.c ----------------------------------------------------------------- */
 

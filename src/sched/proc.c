@@ -609,6 +609,20 @@ static void mremove(rt_m *mp)
 
 /* ---- acquirep / releasep ------------------------------------------------ */
 
+/* GORTDEBUG=bindps=1: run on the CPU pp is homed on (a system call, only
+ * when this M's CPU changes; acquirep runs on the M's own thread). */
+static void bindm(rt_m *mp, rt_p *pp)
+{
+    int cpu = rt_p_homecpu(pp->id);
+    if (cpu < 0 || mp->boundcpu == cpu + 1)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0)
+        mp->boundcpu = cpu + 1;
+}
+
 static void acquirep(rt_p *pp)
 {
     rt_m *mp = rt_getg()->m;
@@ -619,6 +633,8 @@ static void acquirep(rt_p *pp)
     rt_arch_setmcache(pp->mcache);
     setpm(pp, mp);
     setpstatus(pp, P_RUNNING);
+    if (rt_unlikely(rt_debug.bindps))
+        bindm(mp, pp);
 }
 
 static rt_p *releasep(void)
@@ -1531,11 +1547,16 @@ __attribute__((no_sanitize("thread"))) void rt_schedtrace(bool detail)
         rt_p *pp = rt_allp[i];
         rt_m *mp = RACY(pp->m);
         uint32_t h = RACY(pp->runqhead), t = RACY(pp->runqtail);
-        if (detail)
-            rt_printf("  P%d: status=%u schedtick=%u syscalltick=%u m=%lld runqsize=%u gfreecnt=%d timerslen=%d\n", i,
+        if (detail) {
+            rt_printf("  P%d: status=%u schedtick=%u syscalltick=%u m=%lld runqsize=%u gfreecnt=%d timerslen=%d", i,
                       RACY(pp->status), RACY(pp->schedtick),
                       RACY(pp->syscalltick), (long long)(mp != NULL ? mp->id : -1), t - h,
                       RACY(pp->gfreecnt), RACY(pp->ntimers));
+            int cpu = rt_p_homecpu(i); /* placement (gort's addition to Go's line) */
+            if (cpu >= 0)
+                rt_printf(" cpu=%d core=%d l3=%d node=%d", cpu, rt_cpu_core[cpu], rt_cpu_l3[cpu], rt_cpu_node[cpu]);
+            rt_printf("\n");
+        }
         else
             rt_printf("%s%u%s", i == 0 ? " [" : " ", t - h, i == np - 1 ? "]\n" : "");
     }
@@ -1736,6 +1757,26 @@ void rt_preempt_check(void)
 /* rounds: Go's 4 on the first attempt, 1 on later polls. stealnext: the
  * last round may take a running P's runnext (checked only now and then by a
  * long-spinning M: see the run queue layout in sched.h). */
+/* Topology-aware stealing (hwloc, via the Ps' home CPUs). One tier unless
+ * the machine has several L3 caches or NUMA nodes. */
+static inline int steal_tiers(void)
+{
+    if (!rt_load_acq(&rt_topo_ready))
+        return 1;
+    return rt_load_relaxed(&rt_topo_numa) > 1 ? 3 : rt_load_relaxed(&rt_topo_l3) > 1 ? 2 : 1;
+}
+
+/* 0: p2 is homed on our L3 (or our core), 1: on our NUMA node, 2: further. */
+static int steal_tier(rt_p *pp, rt_p *p2)
+{
+    int a = rt_p_homecpu(pp->id), b = rt_p_homecpu(p2->id);
+    if (a < 0 || b < 0)
+        return 0;
+    if (rt_cpu_core[a] == rt_cpu_core[b] || (rt_cpu_l3[a] >= 0 && rt_cpu_l3[a] == rt_cpu_l3[b]))
+        return 0;
+    return rt_cpu_node[a] == rt_cpu_node[b] ? 1 : 2;
+}
+
 static rt_g *stealwork(rt_p *pp, int rounds, bool stealnext, bool *inherit, bool *ranTimer)
 {
     int32_t n = rt_procs();
@@ -1761,12 +1802,16 @@ static rt_g *stealwork(rt_p *pp, int rounds, bool stealnext, bool *inherit, bool
                 }
             }
         }
+        /* With more than one L3 or NUMA node, victims sharing our L3 come
+         * first, then our node, then the rest (random order within each). */
+        int tiers = steal_tiers();
+        for (int tier = 0; tier < tiers; tier++) {
         uint32_t pos = start;
         for (int32_t i = 0; i < n; i++, pos = (pos + inc) % (uint32_t)n) {
             if (rt_load_relaxed(&sched.gcwaiting))
                 return NULL;
             rt_p *p2 = rt_allp[pos];
-            if (p2 == pp)
+            if (p2 == pp || (tiers > 1 && steal_tier(pp, p2) != tier))
                 continue;
             if (last && rt_load_relaxed(&p2->timer0when) != 0) {
                 bool ran = false;
@@ -1787,6 +1832,7 @@ static rt_g *stealwork(rt_p *pp, int rounds, bool stealnext, bool *inherit, bool
                     return gp;
                 }
             }
+        }
         }
     }
     return NULL;

@@ -237,6 +237,7 @@ struct rt_m {
     rt_p *p;                   /* attached P, NULL if none */
     rt_p *nextp;               /* P to take when woken */
     rt_p *oldp;                /* the P left in _Psyscall by entersyscall */
+    int boundcpu;              /* GORTDEBUG=bindps: CPU + 1 this thread is bound to, 0 none */
     int64_t id;
     int32_t locks;             /* runtime locks held */
     int32_t throwing;
