@@ -8,32 +8,15 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
+	"gortbench/benchutil"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 )
-
-func status(field string) int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if strings.HasPrefix(s.Text(), field) {
-			kb, _ := strconv.ParseInt(strings.Fields(s.Text())[1], 10, 64)
-			return kb
-		}
-	}
-	return -1
-}
 
 func rnd(s *uint64) uint64 { // xorshift64*, as in alloc.c
 	x := *s
@@ -130,6 +113,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: alloc a|b|c [ops]")
 		os.Exit(2)
 	}
-	fmt.Printf("RESULT alloc_%s_peak_rss_kb %d kB\n", w, status("VmHWM:"))
+	fmt.Printf("RESULT alloc_%s_peak_rss_kb %d kB\n", w, benchutil.StatusBytes("VmHWM:")/1024)
 	fmt.Println("# go")
 }

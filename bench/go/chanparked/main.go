@@ -3,11 +3,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
+	"gortbench/benchutil"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,21 +14,7 @@ import (
 
 func rss() int64 { return status("VmRSS:") }
 
-func status(field string) int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if strings.HasPrefix(s.Text(), field) {
-			kb, _ := strconv.ParseInt(strings.Fields(s.Text())[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return -1
-}
+func status(field string) int64 { return benchutil.StatusBytes(field) }
 
 func main() {
 	n := 1000000
