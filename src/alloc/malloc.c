@@ -104,6 +104,24 @@ static inline rt_mcache *mycache(void)
     return (rt_mcache *)rt_arch_getmcache();
 }
 
+/* This P's mcache, or (a thread without a P) the shared one, locked:
+ * *foreign says which, for unlockcache. */
+static inline rt_mcache *lockcache(bool *foreign)
+{
+    rt_mcache *c = mycache();
+    *foreign = c == NULL;
+    if (c != NULL)
+        return c;
+    rt_lock_acquire(&foreignlock);
+    return foreign_mcache;
+}
+
+static inline void unlockcache(bool foreign)
+{
+    if (foreign)
+        rt_lock_release(&foreignlock);
+}
+
 /* An object from a free cache must still carry the free cookie in its first
  * word, and (16 bytes and up) not the flush mark in its second: otherwise it
  * was freed twice (or written after it was freed), and handing it out would
@@ -118,7 +136,7 @@ static inline void *popcached(rt_mcache *c, rt_freecache *f, int sc, bool zero)
 {
     uintptr_t x = f->obj[--f->n];
     uint64_t *w = (uint64_t *)x;
-    if (rt_unlikely(w[0] != rt_freekey || (sc > 1 && w[1] == rt_flushkey)))
+    if (rt_unlikely(!rt_cookie_intact(x, sc)))
         rt_reusefail(x);
     if (zero)
         memset(w, 0, rt_class_to_size[sc]);
@@ -134,12 +152,8 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
         return &zerobase;
     if (rt_unlikely(!rt_load_relaxed(&rt_booted)))
         rt_mallocinit_early();
-    rt_mcache *c = mycache();
-    bool foreign = c == NULL;
-    if (foreign) {
-        rt_lock_acquire(&foreignlock);
-        c = foreign_mcache;
-    }
+    bool foreign;
+    rt_mcache *c = lockcache(&foreign);
     void *x;
     if (size <= RT_MAX_SMALL_SIZE) {
         if (noscan && size < RT_TINY_SIZE) {
@@ -150,8 +164,7 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
             rt_freecache *f = &c->fc[spc];
             if (f->n != 0) { /* an object freed on this P */
                 x = popcached(c, f, sc, zero);
-                if (foreign)
-                    rt_lock_release(&foreignlock);
+                unlockcache(foreign);
                 return x;
             }
             rt_mspan *s = c->alloc[spc];
@@ -172,14 +185,12 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
         }
     } else {
         if (size > (SIZE_MAX >> 1)) {
-            if (foreign)
-                rt_lock_release(&foreignlock);
+            unlockcache(foreign);
             return NULL;
         }
         uint64_t npages = (size + RT_PAGE_SIZE - 1) >> RT_PAGE_SHIFT;
         if (npages > UINT32_MAX || npages > ((uint64_t)1 << (47 - RT_PAGE_SHIFT))) {
-            if (foreign)
-                rt_lock_release(&foreignlock);
+            unlockcache(foreign);
             return NULL;
         }
         rt_mspan *s = rt_mheap_alloc((uint32_t)npages, rt_spanclass(0, noscan), true);
@@ -189,8 +200,7 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
         c->largeallocbytes += npages << RT_PAGE_SHIFT;
         x = (void *)s->base;
     }
-    if (foreign)
-        rt_lock_release(&foreignlock);
+    unlockcache(foreign);
     return x;
 }
 
@@ -258,33 +268,25 @@ static void free_small(rt_mspan *s, uint32_t idx, uintptr_t p)
     }
 }
 
-enum { FREE_SMALL, FREE_LARGE };
 
 static inline void cachefree(uint8_t spc, uintptr_t p);
 
-/* Cookies in the first word of a freed object: rt_freekey (random, per
- * process) while it sits in a free cache, rt_freekey ^ FLUSHED once flushed
- * to its span. An allocation zeroes the object, so a live object never
- * carries one (unless its data happens to equal it, which the slow check
- * tells apart). */
+/* Cookies in a freed object (the essay at the top): rt_freekey in word 0
+ * while it sits in a free cache; rt_freekey ^ FLUSHED in word 0 and
+ * rt_flushkey in word 1 once flushed to its span. Every allocation clears
+ * word 0 (and 1), so a live object carries one only if its owner put it
+ * there. */
 #define FLUSHED 2
 uint64_t rt_freekey, rt_flushkey;
 
-static void countfree(int kind, int sc, uint64_t largebytes)
+/* A large object's pages went back to the heap: count it. */
+static void countfree_large(uint64_t bytes)
 {
-    rt_mcache *c = mycache();
-    bool foreign = c == NULL;
-    if (foreign) {
-        rt_lock_acquire(&foreignlock);
-        c = foreign_mcache;
-    }
-    if (kind == FREE_LARGE) {
-        c->largefree++;
-        c->largefreebytes += largebytes;
-    } else
-        c->nfree[sc]++;
-    if (foreign)
-        rt_lock_release(&foreignlock);
+    bool foreign;
+    rt_mcache *c = lockcache(&foreign);
+    c->largefree++;
+    c->largefreebytes += bytes;
+    unlockcache(foreign);
 }
 
 static inline void cachefree_locked(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign, bool count);
@@ -311,7 +313,7 @@ __attribute__((noinline)) static void free_slow(uintptr_t p)
             badfree(p, "not the start of an object");
         uint64_t bytes = (uint64_t)s->npages << RT_PAGE_SHIFT;
         rt_mheap_free(s);
-        countfree(FREE_LARGE, 0, bytes);
+        countfree_large(bytes);
         return;
     }
     if (p >= s->limit)
@@ -341,25 +343,25 @@ static void freetiny(uintptr_t p, uintptr_t block)
     uint32_t was = __atomic_fetch_and(st, ~bits, __ATOMIC_ACQ_REL);
     if (!(was & (1u << off)))
         badfree(p, "double free of a tiny object");
-    rt_mcache *c = mycache();
-    bool foreign = c == NULL;
-    if (foreign) {
-        rt_lock_acquire(&foreignlock);
-        c = foreign_mcache;
-    }
+    bool foreign;
+    rt_mcache *c = lockcache(&foreign);
     c->tinyfrees++;
     if ((was & ~bits) == 0) /* the last one, and not current: the block is free */
         rt_free_tinyblock(c, block, foreign);
-    if (foreign)
-        rt_lock_release(&foreignlock);
+    unlockcache(foreign);
 }
 
-/* gort_free, the fast path (a small object):
- *   1. pageinfo (arena map -> 2 bytes per page) gives the span class and
- *      the span's base without touching the span;
- *   2. divmagic gives the object index; p must be an object's start;
- *   3. cachefree pushes it on this P's free cache (tiny objects: freetiny).
- * Anything else (large, not ours, a freed span) takes free_slow. */
+/* The object of a small span's page holding p, from the page's pageinfo
+ * (pi != 0): its start, and whether its index is inside the span. */
+static inline uintptr_t pageinfo_objstart(uintptr_t p, uint32_t pi, bool *inspan)
+{
+    int sc = rt_spanclass_size((uint8_t)(pi >> 8));
+    uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
+    uint32_t idx = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
+    *inspan = idx < rt_class_to_nelems[sc];
+    return base + (uintptr_t)idx * rt_class_to_size[sc];
+}
+
 /* Everything but the common case of gort_free: kept out of line so that
  * the fast path below needs no stack frame to speak of. */
 __attribute__((noinline)) static void free_notfast(uintptr_t p, uint32_t pi)
@@ -371,11 +373,9 @@ __attribute__((noinline)) static void free_notfast(uintptr_t p, uint32_t pi)
         return;
     }
     uint8_t spc = (uint8_t)(pi >> 8);
-    int sc = rt_spanclass_size(spc);
-    uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
-    uint32_t idx = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
-    uintptr_t start = base + (uintptr_t)idx * rt_class_to_size[sc];
-    if (idx >= rt_class_to_nelems[sc])
+    bool inspan;
+    uintptr_t start = pageinfo_objstart(p, pi, &inspan);
+    if (!inspan)
         badfree(p, "not the start of an object");
     if (spc == RT_TINY_SPANCLASS) {
         freetiny(p, start);
@@ -386,6 +386,12 @@ __attribute__((noinline)) static void free_notfast(uintptr_t p, uint32_t pi)
     cachefree(spc, p);
 }
 
+/* gort_free, the fast path (a small object):
+ *   1. pageinfo (arena map -> 2 bytes per page) gives the span class and
+ *      the span's base without touching the span;
+ *   2. divmagic gives the object index; p must be an object's start;
+ *   3. it goes on this P's free cache (tiny objects: freetiny).
+ * Anything else (large, not ours, a freed span, no P) takes free_notfast. */
 GORT_API void gort_free(void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
@@ -397,20 +403,18 @@ GORT_API void gort_free(void *ptr)
         free_notfast(p, pi);
         return;
     }
-    int sc = rt_spanclass_size(spc);
-    uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
-    uint32_t idx = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
+    bool inspan;
+    uintptr_t start = pageinfo_objstart(p, pi, &inspan);
     rt_freecache *f = &c->fc[spc];
     uint32_t n = f->n;
-    if (rt_unlikely(base + (uintptr_t)idx * rt_class_to_size[sc] != p || idx >= rt_class_to_nelems[sc] ||
-                    n == RT_FREECACHE || (n != 0 && f->obj[n - 1] == p))) {
+    if (rt_unlikely(start != p || !inspan || n == RT_FREECACHE || (n != 0 && f->obj[n - 1] == p))) {
         free_notfast(p, pi); /* bad pointer, full cache or freed twice in a row: say which there */
         return;
     }
     *(uint64_t *)p = rt_freekey;
     f->obj[n] = p;
     f->n = n + 1;
-    c->nfree[sc]++;
+    c->nfree[rt_spanclass_size(spc)]++;
 }
 
 /* Flush the oldest objects of a class's free cache to their spans'
@@ -468,8 +472,7 @@ __attribute__((noinline, cold)) static void checkdoublefree(rt_mcache *c, uint8_
     uint64_t bit = 1ull << (idx % 64);
     if (incache(c, spc, p) || !(rt_load_relaxed(&s->allocBits[w]) & bit) ||
         (rt_load_relaxed(&s->freeBits[w]) & bit) || inothercache(c, spc, p)) {
-        if (foreign)
-            rt_lock_release(&foreignlock);
+        unlockcache(foreign);
         badfree(p, "double free");
     }
 }
@@ -485,8 +488,7 @@ static inline void cachefree_locked(rt_mcache *c, uint8_t spc, uintptr_t p, bool
     } else if (rt_unlikely(f->n != 0 && f->obj[f->n - 1] == p)) {
         /* freed twice in a row: say so now (other double frees are caught
          * when the object is reused, or at exit: see the essay above) */
-        if (foreign)
-            rt_lock_release(&foreignlock);
+        unlockcache(foreign);
         badfree(p, "double free");
     }
     if (rt_unlikely(f->n == RT_FREECACHE))
@@ -524,8 +526,7 @@ static size_t checkcache(rt_mcache *c, uintptr_t *all, size_t n)
         rt_freecache *f = &c->fc[spc];
         int sc = rt_spanclass_size((uint8_t)spc);
         for (uint32_t i = 0; i < f->n; i++) {
-            uint64_t *w = (uint64_t *)f->obj[i];
-            if (w[0] != rt_freekey || (sc > 1 && w[1] == rt_flushkey))
+            if (!rt_cookie_intact(f->obj[i], sc))
                 badfree(f->obj[i], "double free (or a write after free), found at exit");
             all[n++] = f->obj[i];
         }

@@ -208,7 +208,14 @@ void rt_malloc_exitcheck(void); /* gort_main returned: late double-free check */
 void rt_free_tinyblock(rt_mcache *c, uintptr_t block, bool foreign);
 void rt_freecache_flush(rt_mcache *c, uint8_t spc, uint32_t keep);
 extern uint64_t rt_freekey;     /* cookie in a cached object's first word */
-__attribute__((noreturn)) void rt_reusefail(uintptr_t p); /* a cached object lost its cookie */
 extern uint64_t rt_flushkey;    /* mark in a flushed object's second word (>= 16 B) */
+__attribute__((noreturn)) void rt_reusefail(uintptr_t p); /* a cached object lost its cookie */
+/* A cached object of size class sc is as its free left it: the cookie in
+ * word 0 and (16 bytes and up) no flush mark in word 1. */
+static inline bool rt_cookie_intact(uintptr_t p, int sc)
+{
+    const uint64_t *w = (const uint64_t *)p;
+    return w[0] == rt_freekey && (sc <= 1 || w[1] != rt_flushkey);
+}
 
 #endif /* GORT_MALLOC_H */

@@ -30,10 +30,10 @@
  * (up to 64), and allocation pops from there first, so a free followed by
  * an allocation of the same class costs no atomic and no span metadata.
  * A cached object still counts as allocated in its span's bitmap; its first
- * word holds the process's random free key, so a second free of it, on
- * any P, is caught (and confirmed by looking in the caches). When a class's cache is full,
- * the older half is flushed to the spans' bitmaps. The collector (a later
- * issue) must flush the caches before it sweeps.
+ * word holds the process's random free cookie, checked when the object is
+ * handed out again (malloc.c explains how double frees are caught). When a
+ * class's cache is full, the older half is flushed to the spans' bitmaps.
+ * The collector (a later issue) must flush the caches before it sweeps.
  *
  * Threads without a P share one mcache under a lock (the "foreign" path). */
 #include "malloc.h"
@@ -152,8 +152,7 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign)
     rt_freecache *f = &c->fc[RT_TINY_SPANCLASS];
     if (f->n != 0) {
         v = f->obj[--f->n];
-        uint64_t *w = (uint64_t *)v;
-        if (rt_unlikely(w[0] != rt_freekey || w[1] == rt_flushkey))
+        if (rt_unlikely(!rt_cookie_intact(v, rt_spanclass_size(RT_TINY_SPANCLASS))))
             rt_reusefail(v);
         memset((void *)v, 0, RT_TINY_SIZE);
     } else {

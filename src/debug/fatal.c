@@ -194,6 +194,16 @@ static void print_created_by(rt_g *gp)
                   (unsigned long)si.modoff + 1);
 }
 
+/* "goroutine N [running]:", the frames of this thread (skipping `skip` of
+ * the caller's), "created by". Always inlined: the skip counts are the
+ * caller's frames. */
+static inline __attribute__((always_inline)) void print_running(rt_g *gp, int skip)
+{
+    rt_printf("goroutine %lld [running]:\n", (long long)gp->goid);
+    traceback_self(skip);
+    print_created_by(gp);
+}
+
 static const char *statusname(rt_g *gp, uint32_t s)
 {
     switch (s) {
@@ -298,9 +308,7 @@ __attribute__((noreturn)) static void die(int kind, const char *msg, int skipfra
     if (level > RT_TB_NONE) {
         if (cur != NULL) {
             rt_printf("\n");
-            rt_printf("goroutine %lld [running]:\n", (long long)cur->goid);
-            traceback_self(skipframes);
-            print_created_by(cur);
+            print_running(cur, skipframes);
         }
         if (kind != DIE_PANIC || level >= RT_TB_ALL || cur == NULL)
             rt_dump_all(cur);
@@ -335,9 +343,7 @@ void rt_stack_overflow_canary(rt_g *gp)
     overflow_message(gp, rt_arch_getsp());
     rt_printf("fatal error: stack overflow (canary at the stack's low end was overwritten; "
               "stackguard=canary mode)\n\n");
-    rt_printf("goroutine %lld [running]:\n", (long long)gp->goid);
-    traceback_self(1);
-    print_created_by(gp);
+    print_running(gp, 1);
     if (rt_debug.traceback >= RT_TB_ALL)
         rt_dump_all(gp);
     finish();
@@ -441,11 +447,10 @@ static void sighandler(int sig, siginfo_t *info, void *uctx)
                   (unsigned long)addr, (unsigned long)pc);
     }
     if (rt_debug.traceback > RT_TB_NONE) {
-        rt_printf("\ngoroutine %lld [running]:\n", (long long)gp->goid);
         /* Unwinds through the signal frame into the goroutine's stack;
          * skip our own two frames and the kernel's sigreturn trampoline. */
-        traceback_self(3);
-        print_created_by(gp);
+        rt_printf("\n");
+        print_running(gp, 3);
         if (rt_debug.traceback >= RT_TB_ALL)
             rt_dump_all(gp);
     }
@@ -471,9 +476,8 @@ static void sigquit_handler(int sig, siginfo_t *info, void *uctx)
               info->si_code);
     if (rt_debug.traceback > RT_TB_NONE) {
         if (gp != NULL) {
-            rt_printf("\ngoroutine %lld [running]:\n", (long long)gp->goid);
-            traceback_self(3);
-            print_created_by(gp);
+            rt_printf("\n");
+            print_running(gp, 3);
         }
         rt_dump_all(gp);
     }

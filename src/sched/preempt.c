@@ -130,7 +130,6 @@ void rt_asyncpreempt2(void)
 {
     rt_g *gp = rt_getg();
     rt_m *mp = gp->m;
-    rt_xadd(&rt_sched_.nasyncpreempt, 1);
     bool wire = gp->lockedm == NULL;
     if (wire) {
         gp->lockedm = mp;
@@ -184,8 +183,6 @@ void rt_preemptinit(void)
     if (sigaction(SIGURG, &sa, NULL) == 0)
         rt_store(&async_on, true);
 }
-
-bool rt_asyncpreempt_on(void) { return rt_load_relaxed(&async_on); }
 
 /* sysmon: ask gp (running on mp) to yield; signal its thread. */
 void rt_preemptone(rt_m *mp, rt_g *gp)

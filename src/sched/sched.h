@@ -354,7 +354,6 @@ typedef struct rt_sched {
     int32_t nmain;             /* main goroutines running (gort_main / gort_run) */
     uint32_t foreign_calls;    /* atomic: API calls from foreign threads (disables checkdead) */
     int64_t totaltime_start;
-    uint64_t nasyncpreempt;    /* atomic: goroutines preempted by signal */
 } rt_sched;
 
 extern rt_sched rt_sched_;
@@ -387,7 +386,6 @@ void rt_schedtrace(bool detail);                                          /* sys
 /* preempt.c */
 void rt_preemptinit(void);                 /* schedinit, after the options */
 void rt_preemptone(rt_m *mp, rt_g *gp);    /* sysmon: preempt flag + SIGURG */
-bool rt_asyncpreempt_on(void);
 extern int64_t rt_sysg_count;  /* runtime goroutines, not reported by gort_num_goroutine */
 rt_m *rt_newm(rt_p *pp, bool spinning, bool sysmon);
 void rt_m0_init(void);
