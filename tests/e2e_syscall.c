@@ -12,6 +12,8 @@
  *             the P; other goroutines still get their turn
  *   stw       gort_maxprocs changes (stop the world) while a goroutine is
  *             blocked in a call
+ *   foreign   the calls from a thread gort does not run: no-ops (and
+ *             gort_syscall_block still calls its function)
  *   nested / unpaired / block_inside: misuse, fatal errors */
 #include <gort.h>
 
@@ -115,6 +117,14 @@ static void blocked_pipe_reader(void *arg)
     gort_wg_done(&wg);
 }
 
+static void *foreign_thread(void *arg)
+{
+    (void)arg;
+    gort_entersyscall();
+    gort_exitsyscall();
+    return (long)gort_syscall_block(ppid, NULL) == (long)getppid() ? (void *)1 : NULL;
+}
+
 static double ms_since(struct timespec *t0)
 {
     struct timespec t1;
@@ -177,8 +187,10 @@ int gort_main(int argc, char **argv)
         gort_entersyscall();
         gort_sleep(1000);
     } else if (!strcmp(c, "foreign")) {
-        gort_entersyscall(); /* from gort_main: a goroutine; fine */
-        gort_exitsyscall();
+        pthread_t th; /* a thread gort does not run: the brackets are no-ops */
+        void *ok = NULL;
+        if (pthread_create(&th, NULL, foreign_thread, NULL) != 0 || pthread_join(th, &ok) != 0 || ok == NULL)
+            return 1;
         printf("foreign ok\n");
     } else {
         fprintf(stderr, "unknown case %s\n", c);
