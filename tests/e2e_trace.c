@@ -9,6 +9,9 @@
  *            lists each with its wait reason, exit status 2
  *   bind     with GORTDEBUG=bindps=1: the thread running goroutine 1 ends up
  *            bound to one CPU
+ *   steal    spinners spawned on goroutine 1's P must also run on another
+ *            thread: run with HWLOC_SYNTHETIC giving each CPU its own NUMA
+ *            node, so the only other P is in the farthest steal tier
  *   gdb      the same goroutines, then gdb_stop_here() for a breakpoint
  *            (tests/gdb_check.sh drives gdb with src/debug/gort-gdb.py) */
 #define _GNU_SOURCE
@@ -16,11 +19,23 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static gort_chan_t *never;
+static int spin_tids[64];
+static gort_waitgroup_t spun;
+
+static void spinner(void *arg)
+{
+    int64_t end = gort_nanotime() + 2 * 1000 * 1000;
+    while (gort_nanotime() < end) {
+    }
+    spin_tids[(intptr_t)arg] = (int)gettid();
+    gort_wg_done(&spun);
+}
 static gort_waitgroup_t gate;
 
 static void chan_waiter(void *arg)
@@ -85,6 +100,23 @@ int gort_main(int argc, char **argv)
         }
         printf("not bound\n");
         return 0;
+    }
+    if (!strcmp(c, "steal")) {
+        gort_sleep(100 * 1000 * 1000); /* sysmon has loaded the topology */
+        for (int round = 0; round < 20; round++) {
+            int n = 8;
+            gort_wg_add(&spun, n);
+            for (intptr_t i = 0; i < n; i++)
+                gort_go(spinner, (void *)i);
+            gort_wg_wait(&spun);
+            for (int i = 1; i < n; i++)
+                if (spin_tids[i] != spin_tids[0]) {
+                    printf("steal ok\n");
+                    return 0;
+                }
+        }
+        printf("steal failed: every spinner ran on one thread\n");
+        return 1;
     }
     if (!strcmp(c, "gdb")) {
         gdb_stop_here();

@@ -8,15 +8,14 @@ want=$1; shift
 envs=""; out=$(mktemp); pats=$(mktemp); trap 'rm -f "$out" "$pats"' EXIT
 while [ $# -gt 0 ]; do
   case $1 in
-    -e) envs="$envs $2"; shift 2 ;;
+    -e) export "$2"; envs="$envs '$2'"; shift 2 ;;
     -m) printf 'm %s\n' "$2" >>"$pats"; shift 2 ;;
     -n) printf 'n %s\n' "$2" >>"$pats"; shift 2 ;;
     --) shift; break ;;
     *) echo "expect.sh: bad argument $1"; exit 2 ;;
   esac
 done
-# shellcheck disable=SC2086
-env $envs "$@" >"$out" 2>&1
+"$@" >"$out" 2>&1
 got=$?
 fail=0
 if [ "$got" != "$want" ]; then echo "FAIL: exit status $got, want $want"; fail=1; fi

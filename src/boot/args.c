@@ -141,18 +141,15 @@ static int cmpcpu(const void *a, const void *b)
     return x->cpu - y->cpu;
 }
 
-static void topology_cpus(hwloc_topology_t topo)
+/* allowed: the CPUs Ps may be homed on (NULL: every PU of topo). */
+static void topology_cpus(hwloc_topology_t topo, const cpu_set_t *allowed)
 {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) != 0)
-        return;
     static cpuinfo list[RT_MAXCPU];
     int n = 0;
     int npu = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
     for (int i = 0; i < npu && n < RT_MAXCPU; i++) {
         hwloc_obj_t pu = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, (unsigned)i);
-        if (pu == NULL || pu->os_index >= RT_MAXCPU || !CPU_ISSET(pu->os_index, &set))
+        if (pu == NULL || pu->os_index >= RT_MAXCPU || (allowed != NULL && !CPU_ISSET(pu->os_index, allowed)))
             continue;
         hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(topo, HWLOC_OBJ_CORE, pu);
         hwloc_obj_t l3 = hwloc_get_ancestor_obj_by_type(topo, HWLOC_OBJ_L3CACHE, pu);
@@ -174,25 +171,43 @@ static void topology_cpus(hwloc_topology_t topo)
     rt_store_rel(&rt_topo_ready, 1);
 }
 
-void rt_topology_init(void)
+int rt_topology_load(const char *synthetic)
 {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (synthetic == NULL && sched_getaffinity(0, sizeof(set), &set) != 0)
+        return -1;
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) != 0)
-        return;
-    hwloc_topology_set_all_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
-    hwloc_topology_set_type_filter(topo, HWLOC_OBJ_PACKAGE, HWLOC_TYPE_FILTER_KEEP_ALL);
-    hwloc_topology_set_type_filter(topo, HWLOC_OBJ_CORE, HWLOC_TYPE_FILTER_KEEP_ALL);
+        return -1;
+    int rc = -1;
+    /* Only the L3s among the caches, and no I/O devices. Groups and dies
+     * stay (hwloc's defaults): NUMA nodes hang from them on some machines,
+     * and without them a PU's nodeset widens to every node. */
+    hwloc_topology_set_cache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
+    hwloc_topology_set_icache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
     hwloc_topology_set_type_filter(topo, HWLOC_OBJ_L3CACHE, HWLOC_TYPE_FILTER_KEEP_ALL);
-    hwloc_topology_set_flags(topo, HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM);
+    hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
+    if (synthetic != NULL ? hwloc_topology_set_synthetic(topo, synthetic) != 0
+                          : hwloc_topology_set_flags(topo, HWLOC_TOPOLOGY_FLAG_IS_THISSYSTEM) != 0)
+        goto out;
     if (hwloc_topology_load(topo) == 0) {
         rt_store_relaxed(&rt_topo_packages, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE));
         rt_store_relaxed(&rt_topo_numa, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE));
         rt_store_relaxed(&rt_topo_pus, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU));
         rt_store_relaxed(&rt_topo_l3, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_L3CACHE));
         rt_store_rel(&rt_topo_cores, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE));
-        topology_cpus(topo);
+        topology_cpus(topo, synthetic != NULL ? NULL : &set);
+        rc = 0;
     }
+out:
     hwloc_topology_destroy(topo);
+    return rc;
+}
+
+void rt_topology_init(void)
+{
+    (void)rt_topology_load(NULL);
 }
 
 void rt_osinit(void)

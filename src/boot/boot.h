@@ -20,6 +20,7 @@ struct rt_g;
     X(gctrace, 0, "print one line per garbage collection")                             \
     X(asyncpreemptoff, 0, "1: no signal-based preemption of goroutines that run 10 ms without yielding") \
     X(bindps, 0, "1: bind each M to the CPU its P is homed on (hwloc spread order)") \
+    X(stealtiers, 1, "0: steal in Go's flat random order even on machines with several L3s or NUMA nodes") \
     X(checkdead, 1, "detect 'all goroutines are asleep' deadlocks (0 disables)")       \
     X(spinus, 50, "microseconds an idle M spins looking for work before it sleeps")    \
     X(stackguard, 0, "stack overflow protection: 0/auto, 1/madvise, 2/mprotect, 3/canary") \
@@ -54,6 +55,10 @@ extern uint64_t rt_hwcap, rt_hwcap2;
 void rt_args(int argc, char **argv, char **envp);
 void rt_osinit(void);
 void rt_topology_init(void); /* slow (hwloc): sysmon runs it in the background */
+/* The body of rt_topology_init: synthetic NULL loads this machine (CPUs of
+ * the affinity mask only); otherwise an hwloc synthetic description such as
+ * "pack:2 l3:2 core:4 pu:2" with all its PUs (tests). 0 or -1. */
+int rt_topology_load(const char *synthetic);
 extern int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus, rt_topo_l3;
 /* Placement (args.c, from hwloc once sysmon has run rt_topology_init; valid
  * after rt_topo_ready reads 1): per CPU (os index) its core, L3 and NUMA
@@ -69,6 +74,26 @@ static inline int rt_p_homecpu(int32_t id)
     if (!__atomic_load_n(&rt_topo_ready, __ATOMIC_ACQUIRE) || rt_ncpu_spread == 0)
         return -1;
     return rt_cpu_spread[id % rt_ncpu_spread];
+}
+/* Steal tiers (proc.c's stealwork): how many nearness classes are worth
+ * telling apart. One unless the machine has several L3s or NUMA nodes. */
+static inline int rt_topo_tiers(void)
+{
+    if (!__atomic_load_n(&rt_topo_ready, __ATOMIC_ACQUIRE) || !rt_debug.stealtiers)
+        return 1;
+    return __atomic_load_n(&rt_topo_numa, __ATOMIC_RELAXED) > 1  ? 3
+           : __atomic_load_n(&rt_topo_l3, __ATOMIC_RELAXED) > 1 ? 2
+                                                                 : 1;
+}
+/* The tier of CPU b seen from CPU a: 0 same core or L3, 1 same NUMA node,
+ * 2 further. */
+static inline int rt_cpu_distance(int a, int b)
+{
+    if (a < 0 || b < 0)
+        return 0;
+    if (rt_cpu_core[a] == rt_cpu_core[b] || (rt_cpu_l3[a] >= 0 && rt_cpu_l3[a] == rt_cpu_l3[b]))
+        return 0;
+    return rt_cpu_node[a] == rt_cpu_node[b] ? 1 : 2;
 }
 
 /* ---- cpu.c ----------------------------------------------------------------- */

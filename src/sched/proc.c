@@ -1757,26 +1757,6 @@ void rt_preempt_check(void)
 /* rounds: Go's 4 on the first attempt, 1 on later polls. stealnext: the
  * last round may take a running P's runnext (checked only now and then by a
  * long-spinning M: see the run queue layout in sched.h). */
-/* Topology-aware stealing (hwloc, via the Ps' home CPUs). One tier unless
- * the machine has several L3 caches or NUMA nodes. */
-static inline int steal_tiers(void)
-{
-    if (!rt_load_acq(&rt_topo_ready))
-        return 1;
-    return rt_load_relaxed(&rt_topo_numa) > 1 ? 3 : rt_load_relaxed(&rt_topo_l3) > 1 ? 2 : 1;
-}
-
-/* 0: p2 is homed on our L3 (or our core), 1: on our NUMA node, 2: further. */
-static int steal_tier(rt_p *pp, rt_p *p2)
-{
-    int a = rt_p_homecpu(pp->id), b = rt_p_homecpu(p2->id);
-    if (a < 0 || b < 0)
-        return 0;
-    if (rt_cpu_core[a] == rt_cpu_core[b] || (rt_cpu_l3[a] >= 0 && rt_cpu_l3[a] == rt_cpu_l3[b]))
-        return 0;
-    return rt_cpu_node[a] == rt_cpu_node[b] ? 1 : 2;
-}
-
 static rt_g *stealwork(rt_p *pp, int rounds, bool stealnext, bool *inherit, bool *ranTimer)
 {
     int32_t n = rt_procs();
@@ -1804,35 +1784,35 @@ static rt_g *stealwork(rt_p *pp, int rounds, bool stealnext, bool *inherit, bool
         }
         /* With more than one L3 or NUMA node, victims sharing our L3 come
          * first, then our node, then the rest (random order within each). */
-        int tiers = steal_tiers();
+        int tiers = rt_topo_tiers();
         for (int tier = 0; tier < tiers; tier++) {
-        uint32_t pos = start;
-        for (int32_t i = 0; i < n; i++, pos = (pos + inc) % (uint32_t)n) {
-            if (rt_load_relaxed(&sched.gcwaiting))
-                return NULL;
-            rt_p *p2 = rt_allp[pos];
-            if (p2 == pp || (tiers > 1 && steal_tier(pp, p2) != tier))
-                continue;
-            if (last && rt_load_relaxed(&p2->timer0when) != 0) {
-                bool ran = false;
-                rt_checktimers(p2, 0, &ran);
-                if (ran) {
-                    *ranTimer = true;
-                    rt_g *gp = runqget(pp, inherit);
-                    if (gp != NULL)
+            uint32_t pos = start;
+            for (int32_t i = 0; i < n; i++, pos = (pos + inc) % (uint32_t)n) {
+                if (rt_load_relaxed(&sched.gcwaiting))
+                    return NULL;
+                rt_p *p2 = rt_allp[pos];
+                if (p2 == pp || (tiers > 1 && rt_cpu_distance(rt_p_homecpu(pp->id), rt_p_homecpu(p2->id)) != tier))
+                    continue;
+                if (last && rt_load_relaxed(&p2->timer0when) != 0) {
+                    bool ran = false;
+                    rt_checktimers(p2, 0, &ran);
+                    if (ran) {
+                        *ranTimer = true;
+                        rt_g *gp = runqget(pp, inherit);
+                        if (gp != NULL)
+                            return gp;
+                    }
+                }
+                bool next = last && stealnext;
+                if (rt_load_acq(&p2->runqhead) != rt_load_acq(&p2->runqtail) ||
+                    (next && rt_load_relaxed(&p2->runnext) != NULL)) {
+                    rt_g *gp = runqsteal(pp, p2, next);
+                    if (gp != NULL) {
+                        *inherit = false;
                         return gp;
+                    }
                 }
             }
-            bool next = last && stealnext;
-            if (rt_load_acq(&p2->runqhead) != rt_load_acq(&p2->runqtail) ||
-                (next && rt_load_relaxed(&p2->runnext) != NULL)) {
-                rt_g *gp = runqsteal(pp, p2, next);
-                if (gp != NULL) {
-                    *inherit = false;
-                    return gp;
-                }
-            }
-        }
         }
     }
     return NULL;
