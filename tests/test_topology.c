@@ -18,7 +18,7 @@
 static void two_sockets(void **state)
 {
     (void)state;
-    assert_int_equal(rt_topology_load("pack:2 numa:1 l3:2 core:4 pu:2"), 0);
+    assert_int_equal(rt_topology_load("pack:2 numa:1 l3:2 core:4 pu:2", NULL), 0);
     assert_int_equal(rt_topo_packages, 2);
     assert_int_equal(rt_topo_numa, 2);
     assert_int_equal(rt_topo_l3, 4);
@@ -56,7 +56,7 @@ static void two_sockets(void **state)
 static void two_l3s(void **state)
 {
     (void)state;
-    assert_int_equal(rt_topology_load("l3:2 core:3 pu:1"), 0);
+    assert_int_equal(rt_topology_load("l3:2 core:3 pu:1", NULL), 0);
     assert_int_equal(rt_topo_numa, 1);
     assert_int_equal(rt_topo_l3, 2);
     assert_int_equal(rt_ncpu_spread, 6);
@@ -72,19 +72,44 @@ static void two_l3s(void **state)
 static void one_l3(void **state)
 {
     (void)state;
-    assert_int_equal(rt_topology_load("core:4 pu:2"), 0);
+    assert_int_equal(rt_topology_load("core:4 pu:2", NULL), 0);
     assert_int_equal(rt_topo_tiers(), 1);
     static const int want[8] = {0, 2, 4, 6, 1, 3, 5, 7};
     for (int i = 0; i < 8; i++)
         assert_int_equal(rt_p_homecpu(i), want[i]);
 }
 
+/* A process confined to one L3 of a two-socket machine has nothing to
+ * order: one tier. Confined to both L3s of one socket: two. */
+static void confined(void **state)
+{
+    (void)state;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c = 8; c < 16; c++) /* the second L3 of package 0 */
+        CPU_SET(c, &set);
+    assert_int_equal(rt_topology_load("pack:2 numa:1 l3:2 core:4 pu:2", &set), 0);
+    assert_int_equal(rt_ncpu_spread, 8);
+    assert_int_equal(rt_topo_tiers(), 1);
+    static const int want[8] = {8, 10, 12, 14, 9, 11, 13, 15};
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(rt_p_homecpu(i), want[i]);
+    for (int c = 0; c < 8; c++)
+        CPU_SET(c, &set);
+    assert_int_equal(rt_topology_load("pack:2 numa:1 l3:2 core:4 pu:2", &set), 0);
+    assert_int_equal(rt_topo_tiers(), 2);
+    CPU_SET(16, &set);
+    assert_int_equal(rt_topology_load("pack:2 numa:1 l3:2 core:4 pu:2", &set), 0);
+    assert_int_equal(rt_topo_tiers(), 3);
+    assert_int_equal(rt_ncpu_spread, 17);
+}
+
 /* A description hwloc rejects leaves an error, not a half-made topology. */
 static void bad_description(void **state)
 {
     (void)state;
-    assert_int_equal(rt_topology_load("core:4 pu:2"), 0);
-    assert_int_equal(rt_topology_load("frobnicate:3"), -1);
+    assert_int_equal(rt_topology_load("core:4 pu:2", NULL), 0);
+    assert_int_equal(rt_topology_load("frobnicate:3", NULL), -1);
     assert_int_equal(rt_ncpu_spread, 8);
 }
 
@@ -95,7 +120,7 @@ static void this_machine(void **state)
     cpu_set_t set;
     CPU_ZERO(&set);
     assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
-    assert_int_equal(rt_topology_load(NULL), 0);
+    assert_int_equal(rt_topology_load(NULL, NULL), 0);
     assert_int_equal(rt_ncpu_spread, CPU_COUNT(&set));
     cpu_set_t seen;
     CPU_ZERO(&seen);
@@ -111,6 +136,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_sockets),  cmocka_unit_test(two_l3s),      cmocka_unit_test(one_l3),
+        cmocka_unit_test(confined),
         cmocka_unit_test(bad_description), cmocka_unit_test(this_machine),
     };
     if (argc > 1)

@@ -32,6 +32,7 @@ int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus, rt_topo_l3;
 int16_t rt_cpu_core[RT_MAXCPU], rt_cpu_l3[RT_MAXCPU], rt_cpu_node[RT_MAXCPU];
 int16_t rt_cpu_spread[RT_MAXCPU];
 int32_t rt_ncpu_spread;
+int32_t rt_topo_ntiers = 1;
 uint32_t rt_topo_ready;
 
 static bool have_random;
@@ -168,15 +169,27 @@ static void topology_cpus(hwloc_topology_t topo, const cpu_set_t *allowed)
         rt_cpu_spread[i] = (int16_t)c;
     }
     rt_ncpu_spread = n;
+    /* Tiers from the CPUs we may run on, not the whole machine: a process
+     * confined to one L3 has nothing to order. */
+    int nodes[2] = {list[0].node, list[0].node}, l3s[2] = {list[0].l3, list[0].l3};
+    for (int i = 1; i < n; i++) {
+        if (list[i].node != nodes[0])
+            nodes[1] = list[i].node;
+        if (list[i].l3 != l3s[0])
+            l3s[1] = list[i].l3;
+    }
+    rt_topo_ntiers = nodes[1] != nodes[0] ? 3 : l3s[1] != l3s[0] ? 2 : 1;
     rt_store_rel(&rt_topo_ready, 1);
 }
 
-int rt_topology_load(const char *synthetic)
+int rt_topology_load(const char *synthetic, const cpu_set_t *allowed)
 {
     cpu_set_t set;
     CPU_ZERO(&set);
     if (synthetic == NULL && sched_getaffinity(0, sizeof(set), &set) != 0)
         return -1;
+    if (synthetic == NULL)
+        allowed = &set;
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) != 0)
         return -1;
@@ -197,7 +210,7 @@ int rt_topology_load(const char *synthetic)
         rt_store_relaxed(&rt_topo_pus, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU));
         rt_store_relaxed(&rt_topo_l3, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_L3CACHE));
         rt_store_rel(&rt_topo_cores, hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE));
-        topology_cpus(topo, synthetic != NULL ? NULL : &set);
+        topology_cpus(topo, allowed);
         rc = 0;
     }
 out:
@@ -207,7 +220,7 @@ out:
 
 void rt_topology_init(void)
 {
-    (void)rt_topology_load(NULL);
+    (void)rt_topology_load(NULL, NULL);
 }
 
 void rt_osinit(void)

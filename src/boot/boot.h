@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sched.h> /* cpu_set_t (the build defines _GNU_SOURCE) */
 
 struct rt_g;
 
@@ -57,8 +58,9 @@ void rt_osinit(void);
 void rt_topology_init(void); /* slow (hwloc): sysmon runs it in the background */
 /* The body of rt_topology_init: synthetic NULL loads this machine (CPUs of
  * the affinity mask only); otherwise an hwloc synthetic description such as
- * "pack:2 l3:2 core:4 pu:2" with all its PUs (tests). 0 or -1. */
-int rt_topology_load(const char *synthetic);
+ * "pack:2 l3:2 core:4 pu:2" (tests), restricted to the PUs in allowed
+ * (NULL: all of them). 0 or -1. */
+int rt_topology_load(const char *synthetic, const cpu_set_t *allowed);
 extern int32_t rt_topo_cores, rt_topo_packages, rt_topo_numa, rt_topo_pus, rt_topo_l3;
 /* Placement (args.c, from hwloc once sysmon has run rt_topology_init; valid
  * after rt_topo_ready reads 1): per CPU (os index) its core, L3 and NUMA
@@ -76,14 +78,14 @@ static inline int rt_p_homecpu(int32_t id)
     return rt_cpu_spread[id % rt_ncpu_spread];
 }
 /* Steal tiers (proc.c's stealwork): how many nearness classes are worth
- * telling apart. One unless the machine has several L3s or NUMA nodes. */
+ * telling apart among the CPUs of the affinity mask. One unless they span
+ * several L3s or NUMA nodes. */
+extern int32_t rt_topo_ntiers;
 static inline int rt_topo_tiers(void)
 {
     if (!__atomic_load_n(&rt_topo_ready, __ATOMIC_ACQUIRE) || !rt_debug.stealtiers)
         return 1;
-    return __atomic_load_n(&rt_topo_numa, __ATOMIC_RELAXED) > 1  ? 3
-           : __atomic_load_n(&rt_topo_l3, __ATOMIC_RELAXED) > 1 ? 2
-                                                                 : 1;
+    return rt_topo_ntiers;
 }
 /* The tier of CPU b seen from CPU a: 0 same core or L3, 1 same NUMA node,
  * 2 further. */
