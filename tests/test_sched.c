@@ -344,15 +344,22 @@ static void test_maxprocs_busy(void **state)
 
 static int wake_order[5];
 static int wake_n;
-static int early; /* a goroutine woke before its deadline */
+static int early;            /* a goroutine woke before its deadline */
+static int64_t sleep_base;   /* the sleepers' deadlines count from here */
+static int64_t worst_late;   /* the latest wake-up past its deadline */
 
 static void ordered_sleeper(void *arg)
 {
     long i = (long)arg;
-    int64_t d = ms(60 * (5 - i)), t0 = gort_nanotime();
-    gort_sleep(d);
-    if (gort_nanotime() - t0 < d)
+    int64_t deadline = sleep_base + ms(60 * (5 - i));
+    gort_sleep(deadline - gort_nanotime());
+    int64_t late = gort_nanotime() - deadline;
+    if (late < 0)
         __atomic_store_n(&early, 1, __ATOMIC_SEQ_CST);
+    int64_t w = __atomic_load_n(&worst_late, __ATOMIC_SEQ_CST);
+    while (late > w && !__atomic_compare_exchange_n(&worst_late, &w, late, false, __ATOMIC_SEQ_CST,
+                                                    __ATOMIC_SEQ_CST)) {
+    }
     wake_order[__atomic_fetch_add(&wake_n, 1, __ATOMIC_SEQ_CST)] = (int)i;
     gort_wg_done(&wg);
 }
@@ -369,17 +376,25 @@ static void sleep_body(void *arg)
     gort_sleep(0);
     gort_sleep(-1);
     CHECK(gort_nanotime() - t0 < ms(50));
-    /* never early; in deadline order when deadlines are 60 ms apart (timers
-     * that fire in one batch are readied LIFO through runnext, as in Go) */
+    /* never early; in deadline order when deadlines are 60 ms apart. The
+     * deadlines share one base, so a sleeper that starts late still has
+     * its place. Two sleepers can only wake out of order when the earlier
+     * one is 60 ms late (both timers then fire in one batch and are readied
+     * LIFO through runnext, as in Go): a loaded machine (valgrind beside
+     * other jobs) gets there, so the order is checked only when no one was
+     * more than 50 ms late. */
     wake_n = 0;
+    worst_late = 0;
+    sleep_base = gort_nanotime();
     for (long i = 0; i < 5; i++) {
         gort_wg_add(&wg, 1);
         gort_go(ordered_sleeper, (void *)i);
     }
     gort_wg_wait(&wg);
     CHECK(!early);
-    for (int i = 0; i < 5; i++)
-        CHECK(wake_order[i] == 4 - i);
+    if (worst_late < ms(50))
+        for (int i = 0; i < 5; i++)
+            CHECK(wake_order[i] == 4 - i);
     /* many sleepers with mixed deadlines all wake */
     counter = 0;
     for (int i = 0; i < 5000; i++) {
