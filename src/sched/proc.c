@@ -1782,36 +1782,57 @@ static rt_g *stealwork(rt_p *pp, int rounds, bool stealnext, bool *inherit, bool
                 }
             }
         }
-        /* With more than one L3 or NUMA node, victims sharing our L3 come
-         * first, then our node, then the rest (random order within each). */
+        /* With more than one L3 or NUMA node, victims sharing our core or
+         * L3 come first, then our node, then the rest: one pass in random
+         * order steals at once from a near victim and remembers the first
+         * non-empty one of each farther tier, tried after the pass. The
+         * distance is computed only for victims that have work, so the
+         * tiers cost nothing while every queue is empty. */
         int tiers = rt_topo_tiers();
-        for (int tier = 0; tier < tiers; tier++) {
-            uint32_t pos = start;
-            for (int32_t i = 0; i < n; i++, pos = (pos + inc) % (uint32_t)n) {
-                if (rt_load_relaxed(&sched.gcwaiting))
-                    return NULL;
-                rt_p *p2 = rt_allp[pos];
-                if (p2 == pp || (tiers > 1 && rt_cpu_distance(rt_p_homecpu(pp->id), rt_p_homecpu(p2->id)) != tier))
-                    continue;
-                if (last && rt_load_relaxed(&p2->timer0when) != 0) {
-                    bool ran = false;
-                    rt_checktimers(p2, 0, &ran);
-                    if (ran) {
-                        *ranTimer = true;
-                        rt_g *gp = runqget(pp, inherit);
-                        if (gp != NULL)
-                            return gp;
-                    }
-                }
-                bool next = last && stealnext;
-                if (rt_load_acq(&p2->runqhead) != rt_load_acq(&p2->runqtail) ||
-                    (next && rt_load_relaxed(&p2->runnext) != NULL)) {
-                    rt_g *gp = runqsteal(pp, p2, next);
-                    if (gp != NULL) {
-                        *inherit = false;
+        int mycpu = tiers > 1 ? rt_p_homecpu(pp->id) : -1;
+        rt_p *far[2] = {NULL, NULL};
+        bool next = last && stealnext;
+        uint32_t pos = start;
+        for (int32_t i = 0; i < n; i++, pos = (pos + inc) % (uint32_t)n) {
+            if (rt_load_relaxed(&sched.gcwaiting))
+                return NULL;
+            rt_p *p2 = rt_allp[pos];
+            if (p2 == pp)
+                continue;
+            if (last && rt_load_relaxed(&p2->timer0when) != 0) {
+                bool ran = false;
+                rt_checktimers(p2, 0, &ran);
+                if (ran) {
+                    *ranTimer = true;
+                    rt_g *gp = runqget(pp, inherit);
+                    if (gp != NULL)
                         return gp;
+                }
+            }
+            if (rt_load_acq(&p2->runqhead) != rt_load_acq(&p2->runqtail) ||
+                (next && rt_load_relaxed(&p2->runnext) != NULL)) {
+                if (tiers > 1) {
+                    int t = rt_cpu_distance(mycpu, rt_p_homecpu(p2->id));
+                    if (t > 0) {
+                        if (far[t - 1] == NULL)
+                            far[t - 1] = p2;
+                        continue;
                     }
                 }
+                rt_g *gp = runqsteal(pp, p2, next);
+                if (gp != NULL) {
+                    *inherit = false;
+                    return gp;
+                }
+            }
+        }
+        for (int t = 0; t < 2; t++) {
+            if (far[t] == NULL)
+                continue;
+            rt_g *gp = runqsteal(pp, far[t], next);
+            if (gp != NULL) {
+                *inherit = false;
+                return gp;
             }
         }
     }
