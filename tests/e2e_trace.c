@@ -87,7 +87,7 @@ int gort_main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(c, "bind")) {
-        /* GORTDEBUG=bindps=1: once the topology is known (sysmon, ~10-30 ms
+        /* GORTDEBUG=bindps=1: once the topology is known (sysmon, a few ms
          * after start) an M that takes a P is bound to the P's home CPU. */
         for (int i = 0; i < 50; i++) {
             gort_sleep(10 * 1000 * 1000); /* parks this M; it binds when it takes a P again */

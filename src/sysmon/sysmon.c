@@ -6,8 +6,8 @@
  * startm or starttheworld wakes it (bounded by 1 s while it still has
  * background work, like stack scavenging, left to do).
  *
- * Once, at start: the hwloc topology discovery (10-30 ms, off the program's
- * start-up path).
+ * Once, at start: the hwloc topology discovery (1-1.5 ms on 2 CPUs, more
+ * on large machines; off the program's start-up path).
  * Each round, with a documented work bound:
  *   - stacks: every ~100 ms, return the pages of pooled stacks that sat
  *     idle for a whole period, and of stacks a deep call chain dirtied, to
