@@ -119,8 +119,9 @@ void rt_args(int argc, char **argv, char **envp)
 
 /* Topology (cores, packages, NUMA nodes) from hwloc. Loading it reads
  * /proc/cpuinfo and sysfs files per CPU (1-1.5 ms on 2 CPUs, more on large
- * machines), so it never runs on the start-up path: sysmon calls this from its own thread once the program
- * is running. Until then the counts read 0. */
+ * machines), so it never runs on the start-up path: sysmon calls this from
+ * its own thread once the program is running. Until then the counts read 0
+ * and rt_topo_ready 0. */
 typedef struct cpuinfo {
     int cpu, smt, node, l3, core;
 } cpuinfo;
