@@ -13,7 +13,14 @@
  *   bounded   the same without the bracket: "preempted" (or, with
  *             GORTDEBUG=asyncpreemptoff=1, "starved")
  *   errno     a spinning goroutine keeps &errno in a register: it must
- *             still be this thread's errno after being preempted */
+ *             still be this thread's errno after being preempted
+ *   spin idle, coop K idle: the same after 300 ms in which every P was
+ *             idle (sysmon asleep until something wakes it)
+ *   coop K    as spin, but the loop calls one gort function that never
+ *             parks (K: clock, trylock, lock, tryrecv, select, alloc); run
+ *             with GORTDEBUG=asyncpreemptoff=1 (and in sanitizer builds,
+ *             which have no async preemption) the goroutine must still
+ *             yield there, at the cooperative preemption point */
 #include <gort.h>
 
 #include <errno.h>
@@ -78,6 +85,38 @@ static void vec_spinner(void *arg)
     gort_wg_done(&wg);
 }
 
+static gort_mutex_t coop_mu;
+static gort_chan_t *coop_ch;
+
+static void coop_spinner(void *arg)
+{
+    const char *k = arg;
+    int v;
+    gort_select_case_t sc = {coop_ch, GORT_SELECT_RECV, &v, false};
+    int64_t give_up = now_ns() + 3LL * 1000 * 1000 * 1000; /* a failure, not a hang */
+    for (long i = 0; !stop; i++) {
+        if ((i & 1023) == 0 && now_ns() > give_up)
+            break;
+        if (!strcmp(k, "clock"))
+            (void)gort_nanotime();
+        else if (!strcmp(k, "trylock")) {
+            if (gort_mutex_trylock(&coop_mu))
+                gort_mutex_unlock(&coop_mu);
+        } else if (!strcmp(k, "lock")) {
+            gort_mutex_lock(&coop_mu);
+            gort_mutex_unlock(&coop_mu);
+        } else if (!strcmp(k, "tryrecv"))
+            (void)gort_chan_tryrecv(coop_ch, &v, NULL);
+        else if (!strcmp(k, "select"))
+            (void)gort_select(&sc, 1, false);
+        else if (!strcmp(k, "alloc"))
+            gort_free(gort_alloc_noscan(64 << 10)); /* large: always the slow path */
+        else
+            exit(100);
+    }
+    gort_wg_done(&wg);
+}
+
 static void errno_spinner(void *arg)
 {
     int *e = &errno; /* this thread's errno */
@@ -95,9 +134,17 @@ static void errno_spinner(void *arg)
 int gort_main(int argc, char **argv)
 {
     const char *c = argc > 1 ? argv[1] : "";
-    if (!strcmp(c, "spin") || !strcmp(c, "errno")) {
+    if (!strcmp(c, "spin") || !strcmp(c, "errno") || !strcmp(c, "coop")) {
+        /* "idle" last: the program idles first, so sysmon is asleep (every
+         * P idle) when the spinner starts and must be woken */
+        if (!strcmp(argv[argc - 1], "idle"))
+            gort_sleep(300 * 1000 * 1000);
         gort_wg_add(&wg, 1);
-        gort_go(!strcmp(c, "spin") ? spinner : errno_spinner, NULL);
+        if (!strcmp(c, "coop")) {
+            coop_ch = gort_chan_make(sizeof(int), 1);
+            gort_go(coop_spinner, argc > 2 ? argv[2] : "");
+        } else
+            gort_go(!strcmp(c, "spin") ? spinner : errno_spinner, NULL);
         int64_t worst = 0;
         for (int i = 0; i < 20; i++) {
             int64_t t0 = now_ns();

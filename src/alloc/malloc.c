@@ -148,6 +148,7 @@ static inline void *popcached(rt_mcache *c, rt_freecache *f, int sc, bool zero)
 
 __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, bool zero)
 {
+    rt_preemptpoint(); /* an allocation loop; the cached fast path has no check */
     if (rt_unlikely(size == 0))
         return &zerobase;
     if (rt_unlikely(!rt_load_relaxed(&rt_booted)))

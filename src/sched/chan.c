@@ -432,17 +432,23 @@ GORT_API void gort_chan_free(gort_chan_t *c)
 GORT_API void gort_chan_send(gort_chan_t *c, const void *elem)
 {
     chansend(c, elem, true);
-    rt_preempt_check();
+    rt_preemptpoint();
 }
 
 GORT_API bool gort_chan_recv(gort_chan_t *c, void *elem)
 {
     bool received = false;
     chanrecv(c, elem, true, &received);
+    rt_preemptpoint();
     return received;
 }
 
-GORT_API bool gort_chan_trysend(gort_chan_t *c, const void *elem) { return chansend(c, elem, false); }
+GORT_API bool gort_chan_trysend(gort_chan_t *c, const void *elem)
+{
+    bool done = chansend(c, elem, false);
+    rt_preemptpoint(); /* a polling loop */
+    return done;
+}
 
 GORT_API bool gort_chan_tryrecv(gort_chan_t *c, void *elem, bool *ok)
 {
@@ -450,6 +456,7 @@ GORT_API bool gort_chan_tryrecv(gort_chan_t *c, void *elem, bool *ok)
     bool done = chanrecv(c, elem, false, &received);
     if (ok != NULL)
         *ok = done && received;
+    rt_preemptpoint(); /* a polling loop */
     return done;
 }
 

@@ -1399,6 +1399,8 @@ static void exitsyscall0(rt_g *gp)
     rt_lock_release(&sched.lock);
     if (pp != NULL) {
         acquirep(pp);
+        if (rt_load_relaxed(&sched.sysmonwait)) /* as in Go's exitsyscall0 */
+            rt_sysmon_wake();
         execute(gp, false);
     }
     if (mp->lockedg != NULL) {
@@ -1740,13 +1742,18 @@ void rt_gosched(void)
     rt_mcall(gosched_m, false);
 }
 
-/* A safe point: honour a pending preemption request (stop the world). Go
- * checks at every function prologue; gort checks in the calls a goroutine
- * that never blocks is likely to make (gort_go), until async preemption. */
+/* A safe point: honour a pending preemption request (sysmon's 10 ms, or
+ * stop the world). Go checks at every function prologue; gort checks in
+ * the calls a goroutine that never blocks is likely to make (rt_preemptpoint
+ * in sched.h). Not while the goroutine holds runtime locks, is inside
+ * gort_preempt_off (it may hold a thread-level lock another goroutine on
+ * this thread would then wait for), or runs without a P (between
+ * gort_entersyscall and gort_exitsyscall). */
 void rt_preempt_check(void)
 {
     rt_g *gp = rt_curg();
-    if (gp != NULL && rt_unlikely(rt_load_relaxed(&gp->preempt)) && gp->m->locks == 0)
+    if (gp != NULL && rt_unlikely(rt_load_relaxed(&gp->preempt)) && gp->m->locks == 0 && gp->preemptoff == 0 &&
+        gp->m->p != NULL)
         rt_mcall(gosched_m, false); /* the slow path: through schedule() */
 }
 
@@ -1962,6 +1969,8 @@ top:;
             acquirep(pp);
             mp->spinning = true;
             rt_xadd(&sched.nmspinning, 1);
+            if (rt_load_relaxed(&sched.sysmonwait)) /* no startm woke it */
+                rt_sysmon_wake();
             goto top;
         }
     }
@@ -1977,6 +1986,12 @@ top:;
                 stopm();
             } else {
                 acquirep(pp);
+                /* The timer watcher takes a P without startm, which is
+                 * what wakes a sysmon asleep because every P was idle:
+                 * wake it here, or a goroutine that now spins is never
+                 * preempted and a blocked system call never retaken. */
+                if (rt_load_relaxed(&sched.sysmonwait))
+                    rt_sysmon_wake();
             }
         }
     } else {
@@ -2267,7 +2282,7 @@ GORT_API void gort_go(void (*fn)(void *), void *arg)
     if (rt_unlikely(!rt_load_relaxed(&rt_booted)))
         rt_throw("gort_go called before the runtime started (use gort_main or gort_run)");
     rt_newproc(fn, arg, (uintptr_t)__builtin_return_address(0), 0, false);
-    rt_preempt_check();
+    rt_preemptpoint();
 }
 
 GORT_API int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)

@@ -378,6 +378,21 @@ static inline rt_g *rt_curg(void)
 
 static inline uint32_t rt_readgstatus(rt_g *gp) { return rt_load(&gp->status); }
 
+/* A cooperative preemption point, Go's function-prologue check: one TLS
+ * read and one load unless sysmon has asked the running goroutine to yield
+ * (it ran 10 ms). In the gort calls a goroutine may loop on without ever
+ * blocking: gort_nanotime, the mutex and channel calls that do not park,
+ * the allocator's slow path. */
+void rt_preempt_check(void);
+static inline void rt_preemptpoint(void)
+{
+    rt_g *g = rt_getg();
+    if (rt_likely(g != NULL)) { /* NULL: a thread gort does not run */
+        if (rt_unlikely(rt_load_relaxed(&g->preempt)))
+            rt_preempt_check();
+    }
+}
+
 /* ---- proc.c --------------------------------------------------------------- */
 void rt_entersyscall(void);
 void rt_exitsyscall(void);
@@ -401,7 +416,6 @@ void rt_ready(rt_g *gp, bool next);
 void rt_gosched(void);
 void rt_goexit1(void) __attribute__((noreturn));
 void rt_wakep(void);
-void rt_preempt_check(void);
 uint32_t rt_fastrand(void);
 uint32_t rt_fastrandn(uint32_t n);
 void rt_stoptheworld(const char *reason);

@@ -88,7 +88,17 @@ static int cmpcase(const void *a, const void *b, void *arg)
     return x < y ? -1 : x > y;
 }
 
+static int selectgo(gort_select_case_t *cases, int n, bool block);
+
 GORT_API int gort_select(gort_select_case_t *cases, int n, bool block)
+{
+    int i = selectgo(cases, n, block);
+    rt_preemptpoint(); /* a non-blocking select in a polling loop */
+    return i;
+}
+
+/* Go's selectgo (steps above). */
+static int selectgo(gort_select_case_t *cases, int n, bool block)
 {
     if (n < 0 || n > MAXCASES || (n > 0 && cases == NULL))
         rt_throwf("gort_select: bad case list (n=%d)", n);

@@ -163,6 +163,7 @@ GORT_API void gort_mutex_lock(gort_mutex_t *m)
 
 GORT_API bool gort_mutex_trylock(gort_mutex_t *m)
 {
+    rt_preemptpoint(); /* a trylock polling loop */
     int32_t old = rt_load(&m->state);
     if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) != 0)
         return false;
@@ -197,6 +198,9 @@ GORT_API void gort_mutex_unlock(gort_mutex_t *m)
     int32_t new_ = __atomic_add_fetch(&m->state, -MUTEX_LOCKED, __ATOMIC_SEQ_CST);
     if (rt_unlikely(new_ != 0))
         unlockslow(m, new_);
+    /* The preemption point of a lock/unlock pair (one is enough for a loop
+     * of them; after the release, so the goroutine yields with it free). */
+    rt_preemptpoint();
 }
 
 /* ---- RWMutex (Go: sync/rwmutex.go) ----------------------------------------- */
@@ -215,6 +219,7 @@ GORT_API void gort_rwmutex_rlock(gort_rwmutex_t *rw)
 
 GORT_API bool gort_rwmutex_tryrlock(gort_rwmutex_t *rw)
 {
+    rt_preemptpoint();
     for (;;) {
         int32_t c = rt_load(&rw->reader_count);
         if (c < 0)
@@ -227,8 +232,10 @@ GORT_API bool gort_rwmutex_tryrlock(gort_rwmutex_t *rw)
 GORT_API void gort_rwmutex_runlock(gort_rwmutex_t *rw)
 {
     int32_t r = __atomic_add_fetch(&rw->reader_count, -1, __ATOMIC_SEQ_CST);
-    if (r >= 0)
+    if (r >= 0) {
+        rt_preemptpoint();
         return;
+    }
     if (r + 1 == 0 || r + 1 == -RWMUTEX_MAX_READERS)
         rt_fatal("sync: RUnlock of unlocked RWMutex");
     /* A writer is pending: the last reader it waits for lets it in. */
@@ -384,6 +391,7 @@ GORT_API void gort_sema_acquire(gort_sema_t *s) { rt_semacquire(&s->count, false
 
 GORT_API bool gort_sema_tryacquire(gort_sema_t *s)
 {
+    rt_preemptpoint();
     for (;;) {
         uint32_t v = rt_load(&s->count);
         if (v == 0)

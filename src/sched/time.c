@@ -291,4 +291,8 @@ GORT_API void gort_sleep(int64_t ns)
     rt_park(sleep_arm, t, WR_SLEEP);
 }
 
-GORT_API int64_t gort_nanotime(void) { return rt_nanotime(); }
+GORT_API int64_t gort_nanotime(void)
+{
+    rt_preemptpoint(); /* a loop that only reads the clock must still yield */
+    return rt_nanotime();
+}

@@ -442,6 +442,18 @@ void rt_stackcache_flush(rt_stackcache *c)
     rt_lock_release(&poollock);
 }
 
+/* sysmon, before it sleeps with every P idle: deep slots, or dirty ones
+ * (released once they have sat a whole period), mean work is left. */
+bool rt_stack_scavenge_pending(void)
+{
+    bool pending = false;
+    rt_lock_acquire(&poollock);
+    for (int o = 0; o < RT_STACK_NORDERS && !pending; o++)
+        pending = pools[o].deep.n != 0 || pools[o].dirty.n != 0;
+    rt_lock_release(&poollock);
+    return pending;
+}
+
 /* Return pages to the OS: deep slots first, then dirty slots that were in
  * the pool before the previous call. At most SCAVENGE_MAX madvise calls;
  * slots are taken out in small batches so the madvise calls run without

@@ -46,6 +46,7 @@ void rt_stackalloc(rt_stackcache *c, int order, rt_stack *out); /* c may be NULL
 void rt_stackfree(rt_stackcache *c, rt_stack *s, bool deep);    /* c may be NULL */
 void rt_stackcache_flush(rt_stackcache *c);
 int64_t rt_stack_scavenge(void);                /* bounded background work; returns stacks released */
+bool rt_stack_scavenge_pending(void);           /* the pool holds slots a later rt_stack_scavenge would release */
 bool rt_stack_canary_ok(const rt_stack *s);
 const char *rt_stack_guard_name(int guard);
 int rt_stack_guard_mode(void);                  /* mode new stacks get now */

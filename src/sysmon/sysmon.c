@@ -102,7 +102,11 @@ void rt_sysmon_main(void)
                 rt_noteclear(&rt_sched_.sysmonnote);
                 rt_lock_release(&rt_sched_.lock);
                 /* Finish background work first (bounded sleep), then sleep
-                 * until the scheduler wakes us. */
+                 * until the scheduler wakes us. Stacks freed since the
+                 * last pass count as work: a program that goes idle right
+                 * after its deep goroutines exit gets their pages back. */
+                if (!stackwork && rt_debug.stackscavenge)
+                    stackwork = rt_stack_scavenge_pending();
                 rt_notetsleep(&rt_sched_.sysmonnote, stackwork ? 1000 * 1000 * 1000 : -1);
                 rt_lock_acquire(&rt_sched_.lock);
                 rt_store(&rt_sched_.sysmonwait, 0);
