@@ -567,12 +567,20 @@ static void pidleput(rt_p *pp)
     rt_xadd(&sched.npidle, 1);
 }
 
+/* A P leaving the idle list is about to run: wake sysmon if it sleeps
+ * because every P was idle. Every path that takes an idle P comes through
+ * here (startm, exitsyscall, the timer watcher, a spinning M's re-check);
+ * without it, a one-P program that had been idle never preempted a
+ * goroutine that then spun. Not during a stop-the-world, which takes the
+ * idle Ps to stop them. */
 static rt_p *pidleget(void)
 {
     rt_p *pp = sched.pidle;
     if (pp != NULL) {
         sched.pidle = pp->link;
         rt_xadd(&sched.npidle, (uint32_t)-1);
+        if (rt_unlikely(rt_load_relaxed(&sched.sysmonwait)) && !rt_load_relaxed(&sched.gcwaiting))
+            rt_sysmon_wake_locked();
     }
     return pp;
 }
@@ -1399,8 +1407,6 @@ static void exitsyscall0(rt_g *gp)
     rt_lock_release(&sched.lock);
     if (pp != NULL) {
         acquirep(pp);
-        if (rt_load_relaxed(&sched.sysmonwait)) /* as in Go's exitsyscall0 */
-            rt_sysmon_wake();
         execute(gp, false);
     }
     if (mp->lockedg != NULL) {
@@ -1437,8 +1443,6 @@ void rt_exitsyscall(void)
             acquirep(pp);
             syscalltick_inc(pp);
             casgstatus(gp, G_SYSCALL, G_RUNNING);
-            if (rt_load_relaxed(&sched.sysmonwait))
-                rt_sysmon_wake();
             return;
         }
     }
@@ -1969,8 +1973,6 @@ top:;
             acquirep(pp);
             mp->spinning = true;
             rt_xadd(&sched.nmspinning, 1);
-            if (rt_load_relaxed(&sched.sysmonwait)) /* no startm woke it */
-                rt_sysmon_wake();
             goto top;
         }
     }
@@ -1986,12 +1988,6 @@ top:;
                 stopm();
             } else {
                 acquirep(pp);
-                /* The timer watcher takes a P without startm, which is
-                 * what wakes a sysmon asleep because every P was idle:
-                 * wake it here, or a goroutine that now spins is never
-                 * preempted and a blocked system call never retaken. */
-                if (rt_load_relaxed(&sched.sysmonwait))
-                    rt_sysmon_wake();
             }
         }
     } else {

@@ -3,8 +3,8 @@
  * sysmon runs on its own M without a P, so it works even when every P is
  * busy or stuck. It sleeps 20 us, doubling after 50 idle rounds up to
  * 10 ms, as Go's. When every P is idle it sleeps on sched.sysmonnote until
- * startm or starttheworld wakes it (bounded by 1 s while it still has
- * background work, like stack scavenging, left to do).
+ * a P leaves idle (pidleget, startm, starttheworld wake it), bounded by 1 s
+ * while it still has background work, like stack scavenging, left to do.
  *
  * Once, at start: the hwloc topology discovery (1-1.5 ms on 2 CPUs, more
  * on large machines; off the program's start-up path).
@@ -46,13 +46,18 @@ void rt_sysmon_start(void)
     sysmon_m = rt_newm(NULL, false, true);
 }
 
-void rt_sysmon_wake(void)
+void rt_sysmon_wake_locked(void)
 {
-    rt_lock_acquire(&rt_sched_.lock);
     if (rt_load(&rt_sched_.sysmonwait)) {
         rt_store(&rt_sched_.sysmonwait, 0);
         rt_notewakeup(&rt_sched_.sysmonnote);
     }
+}
+
+void rt_sysmon_wake(void)
+{
+    rt_lock_acquire(&rt_sched_.lock);
+    rt_sysmon_wake_locked();
     rt_lock_release(&rt_sched_.lock);
 }
 
