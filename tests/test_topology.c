@@ -15,10 +15,11 @@
 /* Two packages (one NUMA node each), two L3s per package, four cores per
  * L3, two hyperthreads per core: 32 PUs numbered in tree order, so PU i is
  * on core i/2, L3 i/8, node i/16. */
+#define TWO_SOCKETS "pack:2 numa:1 l3:2 core:4 pu:2"
 static void two_sockets(void **state)
 {
     (void)state;
-    assert_int_equal(rt_topology_load("pack:2 numa:1 l3:2 core:4 pu:2", NULL), 0);
+    assert_int_equal(rt_topology_load(TWO_SOCKETS, NULL), 0);
     assert_int_equal(rt_topo_packages, 2);
     assert_int_equal(rt_topo_numa, 2);
     assert_int_equal(rt_topo_l3, 4);
@@ -88,7 +89,7 @@ static void confined(void **state)
     CPU_ZERO(&set);
     for (int c = 8; c < 16; c++) /* the second L3 of package 0 */
         CPU_SET(c, &set);
-    assert_int_equal(rt_topology_load("pack:2 numa:1 l3:2 core:4 pu:2", &set), 0);
+    assert_int_equal(rt_topology_load(TWO_SOCKETS, &set), 0);
     assert_int_equal(rt_ncpu_spread, 8);
     assert_int_equal(rt_topo_tiers(), 1);
     static const int want[8] = {8, 10, 12, 14, 9, 11, 13, 15};
@@ -96,10 +97,10 @@ static void confined(void **state)
         assert_int_equal(rt_p_homecpu(i), want[i]);
     for (int c = 0; c < 8; c++)
         CPU_SET(c, &set);
-    assert_int_equal(rt_topology_load("pack:2 numa:1 l3:2 core:4 pu:2", &set), 0);
+    assert_int_equal(rt_topology_load(TWO_SOCKETS, &set), 0);
     assert_int_equal(rt_topo_tiers(), 2);
     CPU_SET(16, &set);
-    assert_int_equal(rt_topology_load("pack:2 numa:1 l3:2 core:4 pu:2", &set), 0);
+    assert_int_equal(rt_topology_load(TWO_SOCKETS, &set), 0);
     assert_int_equal(rt_topo_tiers(), 3);
     assert_int_equal(rt_ncpu_spread, 17);
 }

@@ -186,11 +186,11 @@ static void topology_cpus(hwloc_topology_t topo, const cpu_set_t *allowed)
 int rt_topology_load(const char *synthetic, const cpu_set_t *allowed)
 {
     cpu_set_t set;
-    CPU_ZERO(&set);
-    if (synthetic == NULL && sched_getaffinity(0, sizeof(set), &set) != 0)
-        return -1;
-    if (synthetic == NULL)
+    if (synthetic == NULL) { /* this machine: the CPUs we may run on */
+        if (sched_getaffinity(0, sizeof(set), &set) != 0)
+            return -1;
         allowed = &set;
+    }
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) != 0)
         return -1;

@@ -297,7 +297,7 @@ __attribute__((noreturn)) static void die(int kind, const char *msg, int skipfra
     enter_dying();
     rt_g *g = rt_getg();
     rt_m *mp = g != NULL ? g->m : NULL;
-    rt_g *cur = (mp != NULL && g != mp->g0) ? g : NULL;
+    rt_g *cur = rt_curg();
     if (mp != NULL)
         mp->throwing = 1;
     if (kind == DIE_PANIC)
@@ -406,7 +406,7 @@ static void sighandler(int sig, siginfo_t *info, void *uctx)
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
     rt_g *g = rt_getg();
     rt_m *mp = g != NULL ? g->m : NULL;
-    rt_g *gp = (mp != NULL && g != mp->g0) ? g : NULL;
+    rt_g *gp = rt_curg();
     if (rt_load(&dying)) {
         chain(sig, info, uctx);
         return;
@@ -468,7 +468,7 @@ static void sigquit_handler(int sig, siginfo_t *info, void *uctx)
     enter_dying();
     rt_g *g = rt_getg();
     rt_m *mp = g != NULL ? g->m : NULL;
-    rt_g *gp = (mp != NULL && g != mp->g0) ? g : NULL;
+    rt_g *gp = rt_curg();
     if (mp != NULL)
         mp->throwing = 1;
     rt_printf("SIGQUIT: quit\n");
