@@ -25,6 +25,24 @@ __attribute__((noreturn)) void rt_panic(const char *msg);
  * all goroutines as Go does for that case. */
 __attribute__((noreturn)) void rt_fatal(const char *msg);
 
+/* The debug tier (CMake GORT_DEBUG, as mimalloc's MI_DEBUG):
+ *   0  release: rt_assert compiles to nothing;
+ *   1  rt_assert(cond) checks cond and throws "assertion failed: cond";
+ *   2  also the expensive consistency checks (RT_DEBUG_CHECKS): the heap,
+ *      spans, free caches, stacks and run queues are verified at every
+ *      stop-the-world and when the program exits (rt_debug_checkall).
+ * Conditions must have no side effects: tier 0 does not evaluate them. */
+#if !defined(GORT_DEBUG)
+#define GORT_DEBUG 0
+#endif
+#define RT_DEBUG_CHECKS (GORT_DEBUG >= 2)
+__attribute__((noreturn, cold)) void rt_assert_fail(const char *cond, const char *file, int line);
+#if GORT_DEBUG >= 1
+#define rt_assert(cond) (__builtin_expect(!!(cond), 1) ? (void)0 : rt_assert_fail(#cond, __FILE__, __LINE__))
+#else
+#define rt_assert(cond) ((void)sizeof(!(cond)))
+#endif
+
 /* Unbuffered, malloc-free printing to stderr; safe on the fatal path and in
  * signal handlers (uses a stack buffer and write(2)). */
 __attribute__((format(printf, 1, 2))) void rt_printf(const char *fmt, ...);

@@ -330,6 +330,11 @@ void rt_throwf(const char *fmt, ...)
     die(DIE_THROW, buf, 1);
 }
 
+void rt_assert_fail(const char *cond, const char *file, int line)
+{
+    rt_throwf("assertion failed: %s (%s:%d)", cond, file, line);
+}
+
 static void overflow_message(rt_g *gp, uintptr_t sp)
 {
     rt_printf("runtime: goroutine stack exceeds %lu-byte limit\n", (unsigned long)(gp->stk.hi - gp->stk.lo));
