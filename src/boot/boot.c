@@ -102,7 +102,7 @@ void rt_schedinit(bool m0_here)
     checkfds();
     rt_stackinit();
     rt_mallocinit_all();
-    rt_initsig();
+    rt_initsig(m0_here);
     rt_preemptinit();
     int32_t procs = rt_ncpu;
     if (rt_debug.maxprocs_env > 0)

@@ -66,7 +66,7 @@ __attribute__((noreturn)) void rt_stack_overflow_canary(struct rt_g *gp);
 
 /* Signals: process-wide handlers (rt_initsig, from schedinit) and the
  * per-M alternate signal stack (rt_minitsignals, on every new M). */
-void rt_initsig(void);
+void rt_initsig(bool owns_main); /* owns_main: gort owns main (rt0), not gort_run */
 void rt_minitsignals(struct rt_m *mp);
 
 #endif /* GORT_DEBUG_H */

@@ -30,8 +30,15 @@
  * for full traces. Leading runtime-internal frames are hidden unless
  * GORTTRACEBACK=system, as Go hides runtime.* frames.
  *
- * SIGQUIT (if the program left it at its default): "SIGQUIT: quit" and a
- * dump of every goroutine with its wait reason, exit status 2, as Go.
+ * SIGQUIT (if the program left it at its default, or inherited it ignored
+ * while gort owns main, as Go): "SIGQUIT: quit" and a dump of every
+ * goroutine with its wait reason, exit status 2, as Go. The dump stops
+ * nobody: a goroutine running on another thread is printed as running,
+ * without its stack, so spinning goroutines cannot hold the report up.
+ *
+ * Every fatal report exits within 5 s of its last progress (a SIGALRM
+ * watchdog, re-armed per goroutine printed), so a report that blocks on
+ * something (a loader lock) still ends the process with status 2.
  *
  * Signals: SIGSEGV/SIGBUS get a handler on each M's alternate signal stack
  * (installed only if the program had none). A fault in a goroutine's guard
@@ -49,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <unwind.h>
@@ -250,6 +258,9 @@ typedef struct dumpall {
     rt_g *except;
 } dumpall;
 
+static uint32_t dying;
+static void dying_progress(void);
+
 static bool dump_one(rt_g *gp, void *arg)
 {
     dumpall *d = arg;
@@ -258,6 +269,8 @@ static bool dump_one(rt_g *gp, void *arg)
         return true;
     if (gp->sysg && rt_debug.traceback < RT_TB_SYSTEM)
         return true;
+    if (rt_load_relaxed(&dying))
+        dying_progress();
     rt_printf("\n");
     rt_dump_goroutine(gp, false);
     return true;
@@ -271,7 +284,32 @@ void rt_dump_all(rt_g *except)
 
 /* ---- dying ------------------------------------------------------------------------ */
 
-static uint32_t dying;
+__attribute__((noreturn)) static void finish(void)
+{
+    if (rt_debug.traceback >= RT_TB_CRASH) {
+        signal(SIGABRT, SIG_DFL);
+        abort();
+    }
+    _exit(2);
+}
+
+#define DYING_TIMEOUT_S 5
+
+static void dying_timeout(int sig)
+{
+    (void)sig;
+    static const char msg[] = "\nruntime: fatal error report made no progress for 5 s; exiting\n";
+    (void)!write(2, msg, sizeof(msg) - 1);
+    finish();
+}
+
+/* The report moved on (a goroutine printed): push the deadline back, so a
+ * long dump (a million goroutines) is not cut, only a stuck one. */
+static void dying_progress(void)
+{
+    struct itimerval it = {.it_value = {.tv_sec = DYING_TIMEOUT_S}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
 
 static void enter_dying(void)
 {
@@ -280,15 +318,17 @@ static void enter_dying(void)
         for (;;)
             pause();
     }
-}
-
-__attribute__((noreturn)) static void finish(void)
-{
-    if (rt_debug.traceback >= RT_TB_CRASH) {
-        signal(SIGABRT, SIG_DFL);
-        abort();
-    }
-    _exit(2);
+    /* The report reads other goroutines' stacks and the symbol tables
+     * without stopping anybody; should it ever block (a loader lock held
+     * by a thread that cannot run, say), the process still exits with
+     * status 2 within DYING_TIMEOUT_S seconds. SIGALRM is the program's,
+     * but the program is dying. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = dying_timeout;
+    sigfillset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    dying_progress();
 }
 
 /* The body of every fatal path. cur: the user G running here, if any. */
@@ -463,8 +503,8 @@ static void sighandler(int sig, siginfo_t *info, void *uctx)
 }
 
 /* SIGQUIT (Go: the _SigThrow path of sighandler): "SIGQUIT: quit", then
- * every goroutine with its wait reason, exit status 2. Installed only if
- * the program left SIGQUIT at its default. */
+ * every goroutine with its wait reason, exit status 2. See rt_initsig for
+ * when it is installed. */
 static void sigquit_handler(int sig, siginfo_t *info, void *uctx)
 {
     (void)sig;
@@ -489,7 +529,7 @@ static void sigquit_handler(int sig, siginfo_t *info, void *uctx)
     finish();
 }
 
-void rt_initsig(void)
+void rt_initsig(bool owns_main)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -503,7 +543,13 @@ void rt_initsig(void)
     if (sigaction(SIGBUS, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
         sigaction(SIGBUS, &sa, &old_bus);
     }
-    if (sigaction(SIGQUIT, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
+    /* SIGQUIT: as Go, also when the program was started with it ignored
+     * (a background job of a non-interactive shell inherits SIG_IGN for
+     * SIGINT and SIGQUIT; Go keeps only SIGHUP and SIGINT ignored), but
+     * only when gort owns main: an embedding program that ignores SIGQUIT
+     * may mean it. */
+    if (sigaction(SIGQUIT, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
+        (cur.sa_handler == SIG_DFL || (owns_main && cur.sa_handler == SIG_IGN))) {
         sa.sa_sigaction = sigquit_handler;
         sigaction(SIGQUIT, &sa, NULL);
     }

@@ -54,10 +54,13 @@
  * and only then call unlockf to release the lock. So a waker that takes
  * the lock always finds a fully parked G whose stack nobody is running on.
  *
- * Stopping the world (rt_stoptheworld): set sched.gcwaiting, mark every
- * running G for preemption, take idle Ps, and wait until every M passes
- * schedule() and parks its P in _Pgcstop. A G only notices at a safe point
- * (a gort call that yields or parks) until async preemption exists.
+ * Stopping the world (rt_stoptheworld): set sched.gcwaiting, take idle Ps
+ * and Ps in system calls, ask every running G to yield (preemptall: the
+ * preempt flag and the preemption signal, again every 100 us until all
+ * have stopped), and wait until every other M parks its P in _Pgcstop
+ * (gcstopm in findrunnable, or handoffp). A goroutine in a loop that calls
+ * nothing stops at the signal; one inside gort_preempt_off, or in a build
+ * or setting without async preemption, at its next cooperative point.
  *
  * Lock order: sched.lock < allg lock < sched.gflock < p.timerslock <
  * semaphore roots < stack pool (sched.h RT_RANK_*).
@@ -830,6 +833,22 @@ static void startm(rt_p *pp, bool spinning)
  * for it if it has work, else make it idle. */
 static void handoffp(rt_p *pp)
 {
+    /* Stopping the world: the P stops here, work or not (findrunnable
+     * would stop too before running any of it). Starting an M only for it
+     * to stop at once cost a futex wake, or a thread creation, on every
+     * stop that preempted a spinner: asyncpreempt wires the G to its M, so
+     * the M hands its P off through here. */
+    if (rt_load(&sched.gcwaiting)) {
+        rt_lock_acquire(&sched.lock);
+        if (rt_load(&sched.gcwaiting)) {
+            setpstatus(pp, P_GCSTOP);
+            if (--sched.stopwait == 0)
+                rt_notewakeup(&sched.stopnote);
+            rt_lock_release(&sched.lock);
+            return;
+        }
+        rt_lock_release(&sched.lock);
+    }
     if (!runqempty(pp) || rt_load_relaxed(&sched.runqsize) != 0) {
         startm(pp, false);
         return;
@@ -905,16 +924,28 @@ static void gcstopm(void)
     stopm();
 }
 
+/* preemptall: ask the goroutine on every running P but ours to yield, with
+ * the flag (seen at its next cooperative point) and the preemption signal
+ * (a goroutine in a loop that calls nothing sees only that; Go's preemptall
+ * -> preemptone -> preemptM). The handler may find the point unsafe (not
+ * user code, a runtime lock held, gort_preempt_off): the caller then asks
+ * again, as Go's stopTheWorld loop does every 100 us. Reads P and M racily:
+ * a stale read signals a thread that is no longer running that G, and the
+ * handler checks everything again. Called without sched.lock: tgkill is a
+ * system call. */
 static void preemptall(void)
 {
+    rt_m *self = rt_getg()->m;
     for (int32_t i = 0; i < rt_procs(); i++) {
         rt_p *pp = rt_allp[i];
         if (rt_load_relaxed(&pp->status) != P_RUNNING)
             continue;
-        rt_m *mp = rt_load_relaxed(&pp->m);
-        rt_g *gp = mp != NULL ? rt_load_relaxed(&mp->curg) : NULL;
+        rt_m *mp = rt_load_acq(&pp->m);
+        if (mp == NULL || mp == self)
+            continue;
+        rt_g *gp = rt_load_acq(&mp->curg);
         if (gp != NULL)
-            rt_store_relaxed(&gp->preempt, true);
+            rt_preemptone(mp, gp);
     }
 }
 
@@ -948,7 +979,6 @@ void rt_stoptheworld(const char *reason)
     rt_lock_acquire(&sched.lock);
     sched.stopwait = rt_procs();
     rt_store(&sched.gcwaiting, 1);
-    preemptall();
     setpstatus(mp->p, P_GCSTOP);
     sched.stopwait--;
     rt_p *pp;
@@ -961,6 +991,7 @@ void rt_stoptheworld(const char *reason)
     rt_noteclear(&sched.stopnote);
     rt_lock_release(&sched.lock);
     if (wait) {
+        preemptall();
         for (;;) {
             if (rt_notetsleep(&sched.stopnote, 100 * 1000))
                 break;
