@@ -75,7 +75,7 @@
 
 static uint64_t zerobase; /* every 0-byte allocation returns its address */
 
-static rt_lock foreignlock = {0, RT_RANK_INIT};
+static rt_lock foreignlock = {0, RT_RANK_MCACHE_SHARED};
 static rt_mcache *foreign_mcache;
 
 /* ---- the fast path -------------------------------------------------------------- */

@@ -39,7 +39,7 @@ typedef struct mcentral {
     uint32_t npartial, nfull;
 } __attribute__((aligned(RT_CACHELINE))) mcentral;
 
-static mcentral central[RT_NUM_SPAN_CLASSES];
+static mcentral central[RT_NUM_SPAN_CLASSES] = {[0 ... RT_NUM_SPAN_CLASSES - 1] = {.lock = {0, RT_RANK_MCENTRAL}}};
 
 static void push(rt_mspan **list, rt_mspan *s)
 {

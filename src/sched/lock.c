@@ -62,33 +62,62 @@ void rt_procyield(int cycles)
 }
 
 #if defined(GORT_LOCKRANK)
-#define RT_MAX_HELD 16
-static __thread int held_rank[RT_MAX_HELD];
+/* The locks this thread holds, in acquisition order. A run of channel
+ * locks (select holds one per case, any number) is one entry with a count
+ * and the highest address taken. */
+#define RT_MAX_HELD 32
+typedef struct heldlock {
+    int rank;
+    uint32_t n;         /* RT_RANK_CHAN: locks in the run; else 1 */
+    uintptr_t addr;     /* the lock; RT_RANK_CHAN: the highest address */
+} heldlock;
+static __thread heldlock held[RT_MAX_HELD];
 static __thread int nheld;
-static void rank_acquire(rt_lock *l)
+
+static void rank_acquire(rt_lock *l, int rank)
 {
-    /* Channel locks may nest (select locks them in address order). */
-    if (l->rank != RT_RANK_NONE && nheld > 0 && held_rank[nheld - 1] >= l->rank && l->rank != RT_RANK_LEAF &&
-        !(l->rank == RT_RANK_CHAN && held_rank[nheld - 1] == RT_RANK_CHAN))
-        rt_throwf("lock ordering problem: acquiring rank %d while holding rank %d", l->rank,
-                  held_rank[nheld - 1]);
-    if (nheld < RT_MAX_HELD)
-        held_rank[nheld++] = l->rank;
-}
-static void rank_release(rt_lock *l)
-{
-    for (int i = nheld - 1; i >= 0; i--) {
-        if (held_rank[i] == l->rank) {
-            for (int j = i; j < nheld - 1; j++)
-                held_rank[j] = held_rank[j + 1];
-            nheld--;
+    if (rank == RT_RANK_NONE)
+        rt_throwf("lock ordering problem: lock %p has no rank", (void *)l);
+    int top = 0;
+    for (int i = 0; i < nheld; i++)
+        if (held[i].rank > top)
+            top = held[i].rank;
+    if (rank == RT_RANK_CHAN && nheld > 0 && top == RT_RANK_CHAN) {
+        heldlock *h = &held[nheld - 1];
+        if (h->rank == RT_RANK_CHAN) {
+            if ((uintptr_t)l <= h->addr)
+                rt_throwf("lock ordering problem: channel lock %p taken after %p (select locks in address order)",
+                          (void *)l, (void *)h->addr);
+            h->n++;
+            h->addr = (uintptr_t)l;
             return;
         }
     }
+    if (top >= rank)
+        rt_throwf("lock ordering problem: acquiring rank %d while holding rank %d", rank, top);
+    if (nheld == RT_MAX_HELD)
+        rt_throw("lock ordering problem: too many locks held for rank checking");
+    held[nheld++] = (heldlock){rank, 1, (uintptr_t)l};
+}
+
+static void rank_release(rt_lock *l, int rank)
+{
+    for (int i = nheld - 1; i >= 0; i--) {
+        heldlock *h = &held[i];
+        if (h->rank != rank || (rank != RT_RANK_CHAN && h->addr != (uintptr_t)l))
+            continue;
+        if (rank == RT_RANK_CHAN && --h->n > 0)
+            return;
+        for (int j = i; j < nheld - 1; j++)
+            held[j] = held[j + 1];
+        nheld--;
+        return;
+    }
+    rt_throwf("lock ordering problem: releasing lock %p (rank %d) that this thread does not hold", (void *)l, rank);
 }
 #else
-#define rank_acquire(l) ((void)(l))
-#define rank_release(l) ((void)(l))
+#define rank_acquire(l, rank) ((void)(l), (void)(rank))
+#define rank_release(l, rank) ((void)(l), (void)(rank))
 #endif
 
 void rt_lock_init(rt_lock *l, int rank)
@@ -104,10 +133,15 @@ static inline void mlocks(int d)
         g->m->locks += d;
 }
 
-void rt_lock_acquire(rt_lock *l)
+void rt_lock_acquire(rt_lock *l) { rt_lock_acquire_rank(l, l->rank); }
+
+void rt_lock_acquire_rank(rt_lock *l, int rank)
 {
     mlocks(1);
-    rank_acquire(l);
+    rank_acquire(l, rank);
+#if defined(GORT_LOCKRANK)
+    l->rank = rank; /* for the release */
+#endif
     /* Look before the speculative xchg: on a held lock the xchg would only
      * pull the cache line away from the holder, who then pays to release. */
     uint32_t v = rt_load_relaxed(&l->key);
@@ -149,7 +183,7 @@ void rt_lock_release(rt_lock *l)
         rt_throw("unlock of unlocked lock");
     if (v == LOCK_SLEEPING)
         futexwakeup(&l->key, 1);
-    rank_release(l);
+    rank_release(l, l->rank);
     mlocks(-1);
 }
 

@@ -35,7 +35,7 @@ typedef struct semroot {
     rt_semawaiter *heads; /* chain of per-address queue heads (via anext) */
 } __attribute__((aligned(RT_CACHELINE))) semroot;
 
-static semroot semtable[SEMTABSZ];
+static semroot semtable[SEMTABSZ] = {[0 ... SEMTABSZ - 1] = {.lock = {0, RT_RANK_SEMA}}};
 
 static semroot *semroot_of(uint32_t *addr) { return &semtable[((uintptr_t)addr >> 3) % SEMTABSZ]; }
 

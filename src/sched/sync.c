@@ -309,7 +309,7 @@ GORT_API void gort_cond_wait(gort_cond_t *c, gort_mutex_t *m)
     rt_lock *l = (rt_lock *)&c->lock;
     uint32_t t = __atomic_fetch_add(&c->wait, 1, __ATOMIC_SEQ_CST);
     gort_mutex_unlock(m);
-    rt_lock_acquire(l);
+    rt_lock_acquire_rank(l, RT_RANK_COND);
     if (less(t, rt_load(&c->notify))) { /* already notified */
         rt_lock_release(l);
     } else {
@@ -342,7 +342,7 @@ GORT_API void gort_cond_signal(gort_cond_t *c)
     if (rt_load(&c->wait) == rt_load(&c->notify))
         return; /* nobody took a ticket since the last notify */
     rt_lock *l = (rt_lock *)&c->lock;
-    rt_lock_acquire(l);
+    rt_lock_acquire_rank(l, RT_RANK_COND);
     uint32_t t = c->notify;
     if (t == rt_load(&c->wait)) {
         rt_lock_release(l);
@@ -373,7 +373,7 @@ GORT_API void gort_cond_broadcast(gort_cond_t *c)
     if (rt_load(&c->wait) == rt_load(&c->notify))
         return;
     rt_lock *l = (rt_lock *)&c->lock;
-    rt_lock_acquire(l);
+    rt_lock_acquire_rank(l, RT_RANK_COND);
     condwaiter *list = c->head;
     c->head = c->tail = NULL;
     rt_store(&c->notify, rt_load(&c->wait));
