@@ -57,7 +57,7 @@
  * HeapAlloc == sum over classes of (mallocs - frees) * size + large bytes.
  *
  * Threads that are not running a goroutine (no P) allocate through a shared
- * mcache under a lock. Lock order: foreign mcache lock < mcentral < mheap.
+ * mcache under a lock (ranks in src/sched/lock.h: it < mcentral < mheap).
  *
  * Errors: a size that cannot be satisfied (overflow, beyond the address
  * space) returns NULL; otherwise running out of memory is

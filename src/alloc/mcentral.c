@@ -24,8 +24,8 @@
  * rt_mcentral_reclaim (sysmon, bounded) returns partial spans that became
  * entirely free to the mheap, so an unused size class does not pin memory.
  *
- * Lock order: mcentral.lock < mheap.lock; the mheap is called without an
- * mcentral lock held. */
+ * Locks (ranks in src/sched/lock.h): mcentral.lock < mheap.lock; the mheap
+ * is called without an mcentral lock held. */
 #include "malloc.h"
 #include "../sched/sched.h"
 #include "../debug/debug.h"

@@ -53,7 +53,8 @@
  * Goroutine stacks do not come from here: their guard pages need a region of
  * their own (src/stack/stack.c explains).
  *
- * Lock order: mcentral locks < mheap.lock < persistentalloc lock (leaf). */
+ * Locks (ranks in src/sched/lock.h): mcentral locks < mheap.lock <
+ * persistentalloc lock (leaf). */
 #include "malloc.h"
 #include "../sched/sched.h"
 #include "../debug/debug.h"

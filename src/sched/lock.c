@@ -9,10 +9,11 @@
  * Holding a runtime lock increments m->locks. A G must not park or be
  * preempted while m->locks > 0 (checked in schedule).
  *
- * Lock ranks (sched.h RT_RANK_*) encode the lock order as data: a lock may
+ * Lock ranks (lock.h, RT_RANK_*) encode the lock order as data: a lock may
  * be taken only while every held lock has a lower rank. With -DGORT_LOCKRANK
- * (debug builds), each M records the ranks it holds and a violation throws
- * "lock ordering problem".
+ * (debug builds), each thread records the locks it holds and a violation
+ * throws "lock ordering problem" (checked against the highest rank held;
+ * unranked locks are an error).
  *
  * rt_note is a one-shot event: rt_notewakeup sets key=1 and wakes the
  * sleeper; rt_notesleep waits for key != 0. Unlike Go's, a second wakeup is

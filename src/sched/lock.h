@@ -46,21 +46,25 @@ void rt_lock_acquire_rank(rt_lock *l, int rank);
  * A lock with rank RT_RANK_NONE is an error in a checking build: every
  * lock is ranked, statics by their initialiser, the rest by rt_lock_init.
  *
- *   rank  lock                        where                 acquired while holding
- *    5    channel locks (address order) chan.c, select.c    -
- *    7    gort_cond_t list lock       sync.c                -
- *   10    sched.lock                  proc.c                chan, cond (ready -> startm)
- *   15    malg's chunk lock for Gs made without a P          proc.c
- *   20    allg chunk list             proc.c                malg
- *   30    sched.gflock                proc.c                sched
- *   40    p.timerslock                time.c                sched (timer moves)
- *   50    semaphore roots             sema.c                -
- *   60    stack pool                  stack.c               timers, gflock
- *   70    init list                   init.c                -
- *   72    the shared mcache (threads without a P)            malloc.c
- *   75    mcentral, one per span class mcentral.c           shared mcache
- *   80    the page heap               mheap.c               mcentral, stack pool
- *  100    leaves (persistentalloc)    mheap.c               anything
+ *   rank  lock                          where         taken while holding (seen in the suite)
+ *    5    channel locks (address order)  chan.c        -
+ *    7    gort_cond_t's list lock        sync.c        -
+ *   10    sched.lock                     proc.c        chan (a wake-up that starts an M)
+ *   15    malg's lock (Gs made without a P)  proc.c    -
+ *   20    allg chunk list                proc.c        malg
+ *   30    sched.gflock                   proc.c        sched (procresize)
+ *   40    p.timerslock                   time.c        sched (procresize moves timers)
+ *   50    semaphore roots                sema.c        -
+ *   60    stack pool                     stack.c       chan, sched, sema (a G made ready
+ *                                                      frees or takes a stack)
+ *   70    init list                      init.c        -
+ *   72    the shared mcache (no P)       malloc.c      -
+ *   75    mcentral, one per span class   mcentral.c    shared mcache
+ *   80    the page heap                  mheap.c       sched, shared mcache
+ *  100    leaves (persistentalloc)       mheap.c       sched, page heap
+ * A pair not listed is still allowed when the ranks increase; the list is
+ * what the lock-rank build saw the test suite do, for a reader who wants
+ * to know why a rank sits where it does.
  */
 enum {
     RT_RANK_NONE = 0,

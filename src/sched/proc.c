@@ -62,8 +62,7 @@
  * nothing stops at the signal; one inside gort_preempt_off, or in a build
  * or setting without async preemption, at its next cooperative point.
  *
- * Lock order: sched.lock < allg lock < sched.gflock < p.timerslock <
- * semaphore roots < stack pool (sched.h RT_RANK_*).
+ * Lock order: src/sched/lock.h, the one place it is written down.
  *
  * Invariants:
  *   npidle == length(sched.pidle)

@@ -22,8 +22,8 @@
  * count for it (ticket = 1) and yield so it runs next on this P.
  *
  * Invariant: root->nwait >= number of waiters queued in the root; a waiter
- * is queued at most once. Lock order: root locks are leaves except for the
- * allocation-free ready() done after they are released. */
+ * is queued at most once. Locks (ranks in lock.h): a root lock is held
+ * only to queue or dequeue; ready() runs after it is released. */
 #include "sched.h"
 #include "../debug/debug.h"
 

@@ -15,8 +15,9 @@
  * A timer's function runs without any lock held, on an M that holds a P,
  * so it may ready goroutines (gort_sleep's timer readies its G).
  *
- * Lock order: p->timerslock is taken after sched.lock is *released*:
- * adding a timer never holds timerslock while waking the watcher.
+ * Locks (ranks in lock.h): adding a timer releases timerslock before it
+ * takes sched.lock to wake the watcher; only procresize holds sched.lock
+ * while it moves a dying P's timers.
  *
  * Invariants: t->pp != NULL <=> t is in t->pp's heap at index t->idx;
  * p->timer0when == (p->ntimers ? p->timers[0]->when : 0). */

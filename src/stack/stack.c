@@ -54,7 +54,9 @@
  * Invariants: a slot is in exactly one place (a G, a P cache, one deque);
  * pool entries carry their guard mode in the low bits of the slot address
  * (slots are 16 KiB aligned relative to page-aligned chunks: the low 12
- * bits are free). Lock order: the pool lock is a leaf. */
+ * bits are free). Locks (ranks in src/sched/lock.h): nothing is taken
+ * under the pool lock; it may be taken under a channel, sched.lock or a
+ * semaphore root. */
 #include "stack.h"
 #include "../sched/sched.h"
 #include "../boot/boot.h"
