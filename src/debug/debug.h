@@ -28,9 +28,9 @@ __attribute__((noreturn)) void rt_fatal(const char *msg);
 /* The debug tier (CMake GORT_DEBUG, as mimalloc's MI_DEBUG):
  *   0  release: rt_assert compiles to nothing;
  *   1  rt_assert(cond) checks cond and throws "assertion failed: cond";
- *   2  also the expensive consistency checks (RT_DEBUG_CHECKS): the heap,
- *      spans, free caches, stacks and run queues are verified at every
- *      stop-the-world and when the program exits (rt_debug_checkall).
+ *   2  also the expensive consistency checks (RT_DEBUG_CHECKS): the run
+ *      queues, stacks, heap, spans and free caches are verified at every
+ *      stop-the-world (rt_debug_checkall in src/sched/stw.c).
  * Conditions must have no side effects: tier 0 does not evaluate them. */
 #if !defined(GORT_DEBUG)
 #define GORT_DEBUG 0

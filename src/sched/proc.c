@@ -1,10 +1,12 @@
-/* proc.c - the G/M/P scheduler (Go: proc.go, runtime2.go).
+/* proc.c - the G/M/P scheduler (Go: proc.go; the types are in runtime2.h,
+ * stopping the world and procresize in stw.c).
  *
  * The structures
  * --------------
  *   G  a goroutine: a saved stack pointer, a stack, a status. Gs are never
- *      freed; a dead G goes to a free list (gfput) with its stack and is
- *      reused by the next gort_go (gfget), so spawning is a few stores.
+ *      freed; a dead G goes to a free list (gfput), its stack to the P's
+ *      stack cache, and both are reused by the next gort_go (gfget), so
+ *      spawning is a few stores.
  *   M  an OS thread. Each M has a g0: the thread's own stack, on which the
  *      scheduler runs. mcall() switches from a G to g0 (schedule, park,
  *      exit); gogo() switches from g0 to a G.
@@ -29,7 +31,7 @@
  *   5. release the P, re-check every queue once more (the spinning ->
  *      non-spinning transition must not lose a wakeup: see below), sleep
  *      until the earliest timer if this M is the one to watch timers, else
- *      sleep until woken by startm.
+ *      sleep until woken by rt_startm.
  *
  * Spinning (Go's "Worker thread parking/unparking"): an M is spinning when
  * it has a P and is looking for work. Readying a G calls wakep(), which
@@ -44,7 +46,7 @@
  * than a whole channel round trip, so an M keeps spinning (with PAUSE, no
  * syscalls) for up to GORTDEBUG=spinus (default 50 us) before it parks.
  *
- * Run queues (runqput/runqget/runqgrab/runqsteal) follow Go exactly: the
+ * Run queues (runqput/rt_runqget/runqgrab/runqsteal) follow Go exactly: the
  * owner is the only writer of runqtail; stealers and the owner CAS
  * runqhead. Slots are read and written with relaxed atomics so that a
  * stealer's read of a slot being recycled is not a data race in C.
@@ -58,7 +60,7 @@
  * and Ps in system calls, ask every running G to yield (preemptall: the
  * preempt flag and the preemption signal, again every 100 us until all
  * have stopped), and wait until every other M parks its P in _Pgcstop
- * (gcstopm in findrunnable, or handoffp). A goroutine in a loop that calls
+ * (rt_gcstopm in findrunnable, or handoffp). A goroutine in a loop that calls
  * nothing stops at the signal; one inside gort_preempt_off, or in a build
  * or setting without async preemption, at its next cooperative point.
  *
@@ -111,7 +113,6 @@ rt_p **rt_allp;
 int32_t rt_gomaxprocs;
 int32_t rt_ncpu = 1;
 uint32_t rt_started;
-static uint32_t worldsema = 1; /* serialises stop-the-world (Go: worldsema) */
 
 #define sched rt_sched_
 
@@ -125,7 +126,7 @@ const char *const rt_waitreason_names[WR_COUNT] = {
 /* The global free list is a stack of batches (linked through the head G's
  * gfreebatch, each a schedlink list of gfreen Gs), so moving Gs between a
  * P and the global list is O(1) under sched.gflock. */
-static void gfree_pushbatch(rt_g *head, int32_t n)
+void rt_gfree_pushbatch(rt_g *head, int32_t n)
 {
     head->gfreen = n;
     head->gfreebatch = sched.gfree;
@@ -348,20 +349,8 @@ __attribute__((noreturn)) static void gogo(rt_g *gp)
     rt_gogo_asm(gp->sp);
 }
 
-/* ---- run queues (Go: runqput, runqget, runqgrab, runqsteal) ------------ */
+/* ---- run queues (Go: runqput, rt_runqget, runqgrab, runqsteal) ------------ */
 
-static inline bool runqempty(rt_p *pp)
-{
-    /* Go's careful read: a concurrent runqget + runqput could make a
-     * non-empty queue look empty if head/tail/runnext are read apart. */
-    for (;;) {
-        uint32_t head = rt_load(&pp->runqhead);
-        uint32_t tail = rt_load(&pp->runqtail);
-        rt_g *runnext = rt_load(&pp->runnext);
-        if (tail == rt_load(&pp->runqtail))
-            return head == tail && runnext == NULL;
-    }
-}
 
 static void globrunqput(rt_g *gp)
 {
@@ -442,7 +431,7 @@ static void runqput(rt_p *pp, rt_g *gp, bool next)
     }
 }
 
-static rt_g *runqget(rt_p *pp, bool *inherit)
+rt_g *rt_runqget(rt_p *pp, bool *inherit)
 {
     rt_g *next = rt_load_relaxed(&pp->runnext);
     /* Only the owner sets runnext non-NULL, so a failed CAS means a stealer
@@ -551,19 +540,16 @@ static rt_g *globrunqget(rt_p *pp, int32_t max)
     return gp;
 }
 
-/* P status and P->m are read racily (stealers, preemptall, sysmon): every
- * write is an atomic store, every racy read an atomic load. */
-static inline void setpstatus(rt_p *pp, uint32_t s) { rt_store_relaxed(&pp->status, s); }
-static inline void setpm(rt_p *pp, rt_m *mp) { rt_store_rel(&pp->m, mp); } /* sysmon reads it */
+/* m->curg is read racily (preemptall, sysmon): written with a store. */
 static inline void setcurg(rt_m *mp, rt_g *gp) { rt_store_rel(&mp->curg, gp); } /* release: plain mov on x86 */
 
 /* ---- idle P and M lists (sched.lock held) ------------------------------- */
 
-static void pidleput(rt_p *pp)
+void rt_pidleput(rt_p *pp)
 {
-    if (!runqempty(pp))
-        rt_throw("pidleput: P has non-empty run queue");
-    setpstatus(pp, P_IDLE);
+    if (!rt_runqempty(pp))
+        rt_throw("rt_pidleput: P has non-empty run queue");
+    rt_setpstatus(pp, P_IDLE);
     pp->link = sched.pidle;
     sched.pidle = pp;
     rt_xadd(&sched.npidle, 1);
@@ -571,11 +557,11 @@ static void pidleput(rt_p *pp)
 
 /* A P leaving the idle list is about to run: wake sysmon if it sleeps
  * because every P was idle. Every path that takes an idle P comes through
- * here (startm, exitsyscall, the timer watcher, a spinning M's re-check);
+ * here (rt_startm, exitsyscall, the timer watcher, a spinning M's re-check);
  * without it, a one-P program that had been idle never preempted a
  * goroutine that then spun. Not during a stop-the-world, which takes the
  * idle Ps to stop them. */
-static rt_p *pidleget(void)
+rt_p *rt_pidleget(void)
 {
     rt_p *pp = sched.pidle;
     if (pp != NULL) {
@@ -617,10 +603,10 @@ static void mremove(rt_m *mp)
     rt_throw("mremove: M not on the idle list");
 }
 
-/* ---- acquirep / releasep ------------------------------------------------ */
+/* ---- rt_acquirep / rt_releasep ------------------------------------------------ */
 
 /* GORTDEBUG=bindps=1: run on the CPU pp is homed on (a system call, only
- * when this M's CPU changes; acquirep runs on the M's own thread). */
+ * when this M's CPU changes; rt_acquirep runs on the M's own thread). */
 static void bindm(rt_m *mp, rt_p *pp)
 {
     int cpu = rt_p_homecpu(pp->id);
@@ -633,30 +619,30 @@ static void bindm(rt_m *mp, rt_p *pp)
         mp->boundcpu = cpu + 1;
 }
 
-static void acquirep(rt_p *pp)
+void rt_acquirep(rt_p *pp)
 {
     rt_m *mp = rt_getg()->m;
     if (mp->p != NULL || rt_load_relaxed(&pp->m) != NULL || rt_load_relaxed(&pp->status) != P_IDLE)
-        rt_throwf("acquirep: invalid P state (m->p=%p p->m=%p status=%u)", (void *)mp->p,
+        rt_throwf("rt_acquirep: invalid P state (m->p=%p p->m=%p status=%u)", (void *)mp->p,
                   (void *)rt_load_relaxed(&pp->m), rt_load_relaxed(&pp->status));
     mp->p = pp;
     rt_arch_setmcache(pp->mcache);
-    setpm(pp, mp);
-    setpstatus(pp, P_RUNNING);
+    rt_setpm(pp, mp);
+    rt_setpstatus(pp, P_RUNNING);
     if (rt_unlikely(rt_debug.bindps))
         bindm(mp, pp);
 }
 
-static rt_p *releasep(void)
+rt_p *rt_releasep(void)
 {
     rt_m *mp = rt_getg()->m;
     rt_p *pp = mp->p;
     if (pp == NULL || rt_load_relaxed(&pp->m) != mp || rt_load_relaxed(&pp->status) != P_RUNNING)
-        rt_throw("releasep: invalid P state");
+        rt_throw("rt_releasep: invalid P state");
     mp->p = NULL;
     rt_arch_setmcache(NULL);
-    setpm(pp, NULL);
-    setpstatus(pp, P_IDLE);
+    rt_setpm(pp, NULL);
+    rt_setpstatus(pp, P_IDLE);
     return pp;
 }
 
@@ -724,16 +710,16 @@ rt_m *rt_newm(rt_p *pp, bool spinning, bool sysmon)
     return mp;
 }
 
-/* stopm: park the current M (no P) until startm hands it one. */
-static void stopm(void)
+/* rt_stopm: park the current M (no P) until rt_startm hands it one. */
+void rt_stopm(void)
 {
     rt_m *mp = rt_getg()->m;
     if (mp->locks != 0)
-        rt_throw("stopm holding locks");
+        rt_throw("rt_stopm holding locks");
     if (mp->p != NULL)
-        rt_throw("stopm holding p");
+        rt_throw("rt_stopm holding p");
     if (mp->spinning)
-        rt_throw("stopm spinning");
+        rt_throw("rt_stopm spinning");
     rt_lock_acquire(&sched.lock);
     mput(mp);
     rt_lock_release(&sched.lock);
@@ -741,11 +727,11 @@ static void stopm(void)
     rt_notesleep(&mp->park);
     mp->blocked = false;
     rt_noteclear(&mp->park);
-    acquirep(mp->nextp);
+    rt_acquirep(mp->nextp);
     mp->nextp = NULL;
 }
 
-/* stopm_timers: like stopm, but this M is the one that sleeps until the
+/* stopm_timers: like rt_stopm, but this M is the one that sleeps until the
  * earliest timer (Go does this in netpoll(delay)). Returns true with a P
  * when handed one; false without a P when the timer is due or an earlier
  * timer was added. */
@@ -755,7 +741,7 @@ static bool stopm_timers(int64_t when)
     rt_lock_acquire(&sched.lock);
     if (sched.timerm != NULL && sched.timerm_when <= when) {
         rt_lock_release(&sched.lock);
-        stopm();
+        rt_stopm();
         return true;
     }
     if (sched.timerm != NULL) {
@@ -778,11 +764,11 @@ static bool stopm_timers(int64_t when)
     if (sched.timerm == mp)
         rt_store_relaxed(&sched.timerm, NULL);
     if (mp->nextp != NULL) {
-        /* startm picked us; its wakeup may still be on the way. */
+        /* rt_startm picked us; its wakeup may still be on the way. */
         rt_lock_release(&sched.lock);
         rt_notesleep(&mp->park);
         rt_noteclear(&mp->park);
-        acquirep(mp->nextp);
+        rt_acquirep(mp->nextp);
         mp->nextp = NULL;
         return true;
     }
@@ -792,17 +778,17 @@ static bool stopm_timers(int64_t when)
     return false;
 }
 
-/* startm: run pp (or an idle P) on an idle or new M. spinning: the caller
+/* rt_startm: run pp (or an idle P) on an idle or new M. spinning: the caller
  * incremented nmspinning for the new M. */
-static void startm(rt_p *pp, bool spinning)
+void rt_startm(rt_p *pp, bool spinning)
 {
     rt_lock_acquire(&sched.lock);
     if (pp == NULL) {
-        pp = pidleget();
+        pp = rt_pidleget();
         if (pp == NULL) {
             rt_lock_release(&sched.lock);
             if (spinning && (int32_t)rt_xadd(&sched.nmspinning, (uint32_t)-1) < 0)
-                rt_throw("startm: negative nmspinning");
+                rt_throw("rt_startm: negative nmspinning");
             return;
         }
     }
@@ -813,11 +799,11 @@ static void startm(rt_p *pp, bool spinning)
         return;
     }
     if (nmp->spinning)
-        rt_throw("startm: m is spinning");
+        rt_throw("rt_startm: m is spinning");
     if (nmp->nextp != NULL)
-        rt_throw("startm: m has p");
-    if (spinning && !runqempty(pp))
-        rt_throw("startm: p has runnable gs");
+        rt_throw("rt_startm: m has p");
+    if (spinning && !rt_runqempty(pp))
+        rt_throw("rt_startm: p has runnable gs");
     nmp->spinning = spinning;
     nmp->nextp = pp;
     if (sched.timerm == nmp)
@@ -840,7 +826,7 @@ static void handoffp(rt_p *pp)
     if (rt_load(&sched.gcwaiting)) {
         rt_lock_acquire(&sched.lock);
         if (rt_load(&sched.gcwaiting)) {
-            setpstatus(pp, P_GCSTOP);
+            rt_setpstatus(pp, P_GCSTOP);
             if (--sched.stopwait == 0)
                 rt_notewakeup(&sched.stopnote);
             rt_lock_release(&sched.lock);
@@ -848,18 +834,18 @@ static void handoffp(rt_p *pp)
         }
         rt_lock_release(&sched.lock);
     }
-    if (!runqempty(pp) || rt_load_relaxed(&sched.runqsize) != 0) {
-        startm(pp, false);
+    if (!rt_runqempty(pp) || rt_load_relaxed(&sched.runqsize) != 0) {
+        rt_startm(pp, false);
         return;
     }
     if (rt_load(&sched.nmspinning) + rt_load(&sched.npidle) == 0 &&
         rt_cas(&sched.nmspinning, 0, 1)) {
-        startm(pp, true);
+        rt_startm(pp, true);
         return;
     }
     rt_lock_acquire(&sched.lock);
     if (rt_load(&sched.gcwaiting)) {
-        setpstatus(pp, P_GCSTOP);
+        rt_setpstatus(pp, P_GCSTOP);
         if (--sched.stopwait == 0)
             rt_notewakeup(&sched.stopnote);
         rt_lock_release(&sched.lock);
@@ -867,17 +853,17 @@ static void handoffp(rt_p *pp)
     }
     if (sched.runqsize != 0) {
         rt_lock_release(&sched.lock);
-        startm(pp, false);
+        rt_startm(pp, false);
         return;
     }
     /* The last running P going idle with timers pending: someone must
      * watch them, and the watcher sleeps only once it has no P. */
     bool timers = rt_load(&pp->timer0when) != 0;
-    pidleput(pp);
+    rt_pidleput(pp);
     rt_lock_release(&sched.lock);
     if (timers && rt_load(&sched.npidle) == (uint32_t)rt_procs()) {
         if (rt_cas(&sched.nmspinning, 0, 1))
-            startm(NULL, true);
+            rt_startm(NULL, true);
     }
 }
 
@@ -887,7 +873,7 @@ void rt_wakep(void)
         return;
     if (rt_load(&sched.nmspinning) != 0 || !rt_cas(&sched.nmspinning, 0, 1))
         return;
-    startm(NULL, true);
+    rt_startm(NULL, true);
 }
 
 static void resetspinning(void)
@@ -900,226 +886,6 @@ static void resetspinning(void)
         rt_throw("resetspinning: negative nmspinning");
     /* We found work: maybe there is more, wake another M to look. */
     rt_wakep();
-}
-
-/* ---- stop the world ------------------------------------------------------ */
-
-static void gcstopm(void)
-{
-    rt_m *mp = rt_getg()->m;
-    if (!rt_load(&sched.gcwaiting))
-        rt_throw("gcstopm: not waiting for gc");
-    if (mp->spinning) {
-        mp->spinning = false;
-        if ((int32_t)rt_xadd(&sched.nmspinning, (uint32_t)-1) < 0)
-            rt_throw("gcstopm: negative nmspinning");
-    }
-    rt_p *pp = releasep();
-    rt_lock_acquire(&sched.lock);
-    setpstatus(pp, P_GCSTOP);
-    if (--sched.stopwait == 0)
-        rt_notewakeup(&sched.stopnote);
-    rt_lock_release(&sched.lock);
-    stopm();
-}
-
-/* preemptall: ask the goroutine on every running P but ours to yield, with
- * the flag (seen at its next cooperative point) and the preemption signal
- * (a goroutine in a loop that calls nothing sees only that; Go's preemptall
- * -> preemptone -> preemptM). The handler may find the point unsafe (not
- * user code, a runtime lock held, gort_preempt_off): the caller then asks
- * again, as Go's stopTheWorld loop does every 100 us. Reads P and M racily:
- * a stale read signals a thread that is no longer running that G, and the
- * handler checks everything again. Called without sched.lock: tgkill is a
- * system call. */
-static void preemptall(void)
-{
-    rt_m *self = rt_getg()->m;
-    for (int32_t i = 0; i < rt_procs(); i++) {
-        rt_p *pp = rt_allp[i];
-        if (rt_load_relaxed(&pp->status) != P_RUNNING)
-            continue;
-        rt_m *mp = rt_load_acq(&pp->m);
-        if (mp == NULL || mp == self)
-            continue;
-        rt_g *gp = rt_load_acq(&mp->curg);
-        if (gp != NULL)
-            rt_preemptone(mp, gp);
-    }
-}
-
-/* syscalltick is bumped only by whoever owns the P at that moment (its M
- * in entersyscall / exitsyscall, or sysmon or stop-the-world right after
- * winning the CAS on its status): a plain increment, read racily by sysmon. */
-static inline void syscalltick_inc(rt_p *pp)
-{
-    rt_store_relaxed(&pp->syscalltick, rt_load_relaxed(&pp->syscalltick) + 1);
-}
-
-/* Ps left in system calls stop where they are (their M finds the P gone
- * when the call returns). sched.lock held. */
-static void stopsyscallps(void)
-{
-    for (int32_t i = 0; i < rt_procs(); i++) {
-        rt_p *pp = rt_allp[i];
-        if (rt_load(&pp->status) == P_SYSCALL && rt_cas(&pp->status, P_SYSCALL, P_GCSTOP)) {
-            syscalltick_inc(pp);
-            sched.stopwait--;
-        }
-    }
-}
-
-void rt_stoptheworld(const char *reason)
-{
-    (void)reason;
-    rt_semacquire(&worldsema, false, WR_SEMACQUIRE);
-    rt_m *mp = rt_getg()->m;
-    mp->locks++; /* this G must not be preempted or parked now */
-    rt_lock_acquire(&sched.lock);
-    sched.stopwait = rt_procs();
-    rt_store(&sched.gcwaiting, 1);
-    setpstatus(mp->p, P_GCSTOP);
-    sched.stopwait--;
-    rt_p *pp;
-    stopsyscallps();
-    while ((pp = pidleget()) != NULL) {
-        setpstatus(pp, P_GCSTOP);
-        sched.stopwait--;
-    }
-    bool wait = sched.stopwait > 0;
-    rt_noteclear(&sched.stopnote);
-    rt_lock_release(&sched.lock);
-    if (wait) {
-        preemptall();
-        for (;;) {
-            if (rt_notetsleep(&sched.stopnote, 100 * 1000))
-                break;
-            rt_lock_acquire(&sched.lock);
-            stopsyscallps();
-            bool done = sched.stopwait == 0;
-            rt_lock_release(&sched.lock);
-            if (done)
-                break;
-            preemptall();
-        }
-        rt_noteclear(&sched.stopnote);
-    }
-    if (sched.stopwait != 0)
-        rt_throw("stoptheworld: not stopped");
-    for (int32_t i = 0; i < rt_procs(); i++)
-        if (rt_load_relaxed(&rt_allp[i]->status) != P_GCSTOP)
-            rt_throw("stoptheworld: not stopped (status != _Pgcstop)");
-}
-
-static int32_t newprocs; /* set by gort_maxprocs while the world is stopped */
-
-void rt_starttheworld(void)
-{
-    rt_m *mp = rt_getg()->m;
-    rt_lock_acquire(&sched.lock);
-    int32_t procs = rt_procs();
-    if (newprocs != 0) {
-        procs = newprocs;
-        newprocs = 0;
-    }
-    int32_t runnable = rt_procresize(procs);
-    (void)runnable;
-    rt_store(&sched.gcwaiting, 0);
-    /* Ps with work get an M; the list was built by procresize in allp. */
-    rt_p *list[GORT_MAXPROCS_LIMIT];
-    int32_t nl = 0;
-    for (int32_t i = 0; i < rt_procs(); i++) {
-        rt_p *pp = rt_allp[i];
-        if (rt_load_relaxed(&pp->status) == P_GCSTOP && pp != mp->p) {
-            setpstatus(pp, P_IDLE);
-            if (runqempty(pp))
-                pidleput(pp);
-            else
-                list[nl++] = pp;
-        }
-    }
-    rt_lock_release(&sched.lock);
-    if (rt_load_relaxed(&sched.sysmonwait))
-        rt_sysmon_wake();
-    for (int32_t i = 0; i < nl; i++)
-        startm(list[i], false);
-    rt_wakep();
-    mp->locks--;
-    rt_semrelease(&worldsema, false);
-}
-
-/* procresize: change the number of Ps (sched.lock held, world stopped).
- * The current M keeps its P if it survives, else takes allp[0]. New Ps and
- * surviving Ps are left in _Pgcstop for starttheworld to distribute;
- * destroyed Ps give their Gs, timers, free Gs and stacks away. */
-int32_t rt_procresize(int32_t nprocs)
-{
-    int32_t old = rt_procs();
-    if (nprocs <= 0 || nprocs > GORT_MAXPROCS_LIMIT)
-        rt_throw("procresize: invalid arg");
-    for (int32_t i = old; i < nprocs; i++) {
-        rt_p *pp = rt_allp[i];
-        if (pp == NULL) {
-            if (posix_memalign((void **)&pp, RT_CACHELINE, sizeof(rt_p)) != 0)
-                rt_throw("out of memory allocating a P");
-            memset(pp, 0, sizeof(*pp));
-            pp->id = i;
-            rt_lock_init(&pp->timerslock, RT_RANK_TIMERS);
-            pp->mcache = rt_mcache_new();
-            rt_store_rel(&rt_allp[i], pp);
-        }
-        setpstatus(pp, P_GCSTOP);
-    }
-    rt_g *cur = rt_getg();
-    rt_m *mp = cur != NULL ? cur->m : NULL;
-    /* Destroy Ps that go away. */
-    for (int32_t i = nprocs; i < old; i++) {
-        rt_p *pp = rt_allp[i];
-        bool inh;
-        rt_g *gp;
-        while ((gp = runqget(pp, &inh)) != NULL) {
-            gp->schedlink = sched.runqhead;
-            sched.runqhead = gp;
-            if (sched.runqtail == NULL)
-                sched.runqtail = gp;
-            rt_store_relaxed(&sched.runqsize, sched.runqsize + 1);
-        }
-        rt_timers_move(rt_allp[0], pp);
-        if (pp->gfree != NULL) {
-            rt_lock_acquire(&sched.gflock);
-            gfree_pushbatch(pp->gfree, pp->gfreecnt);
-            rt_lock_release(&sched.gflock);
-            pp->gfree = NULL;
-            pp->gfreecnt = 0;
-        }
-        rt_stackcache_flush(&pp->stackcache);
-        rt_mcache_release(pp->mcache); /* its spans go back to mcentral */
-        /* keep created/exited counts: fold them into P0 */
-        rt_store_relaxed(&rt_allp[0]->ngo_created, rt_allp[0]->ngo_created + pp->ngo_created);
-        rt_store_relaxed(&rt_allp[0]->ngo_exited, rt_allp[0]->ngo_exited + pp->ngo_exited);
-        rt_store_relaxed(&pp->ngo_created, 0);
-        rt_store_relaxed(&pp->ngo_exited, 0);
-        if (pp->m != NULL && pp->m != mp)
-            rt_throw("procresize: destroying a P that is in use");
-        setpstatus(pp, P_DEAD);
-    }
-    rt_store(&rt_gomaxprocs, nprocs);
-    if (mp != NULL && mp->p != NULL && mp->p->id < nprocs) {
-        setpstatus(mp->p, P_RUNNING);
-    } else if (mp != NULL && mp->curg != NULL) {
-        /* The calling goroutine's P went away: move to allp[0]. */
-        if (mp->p != NULL) {
-            setpm(mp->p, NULL);
-            setpstatus(mp->p, P_DEAD);
-            mp->p = NULL;
-            rt_arch_setmcache(NULL);
-        }
-        rt_p *pp = rt_allp[0];
-        setpm(pp, NULL);
-        setpstatus(pp, P_IDLE);
-        acquirep(pp);
-    }
-    return nprocs;
 }
 
 /* ---- goroutine creation and exit ---------------------------------------- */
@@ -1154,7 +920,7 @@ static void gfput(rt_p *pp, rt_g *gp)
         pp->gfreecnt -= GFREE_BATCH;
         tail->schedlink = NULL;
         rt_lock_acquire(&sched.gflock);
-        gfree_pushbatch(head, GFREE_BATCH);
+        rt_gfree_pushbatch(head, GFREE_BATCH);
         rt_lock_release(&sched.gflock);
     }
 }
@@ -1184,7 +950,7 @@ static rt_g *gfget_global(void)
     int32_t n;
     rt_g *g = gfree_popbatch(&n);
     if (g != NULL && n > 1)
-        gfree_pushbatch(g->schedlink, n - 1);
+        rt_gfree_pushbatch(g->schedlink, n - 1);
     rt_lock_release(&sched.gflock);
     return g;
 }
@@ -1384,7 +1150,7 @@ static void entersyscall_gcwait(rt_p *pp)
 {
     rt_lock_acquire(&sched.lock);
     if (sched.stopwait > 0 && rt_cas(&pp->status, P_SYSCALL, P_GCSTOP)) {
-        syscalltick_inc(pp);
+        rt_syscalltick_inc(pp);
         if (--sched.stopwait == 0)
             rt_notewakeup(&sched.stopnote);
     }
@@ -1403,11 +1169,11 @@ void rt_entersyscall(void)
     if (pp == NULL || mp->locks != 0)
         rt_throw("entersyscall: no P, or holding runtime locks");
     casgstatus(gp, G_RUNNING, G_SYSCALL);
-    syscalltick_inc(pp);
+    rt_syscalltick_inc(pp);
     mp->oldp = pp;
     mp->p = NULL;
     rt_arch_setmcache(NULL);
-    setpm(pp, NULL);
+    rt_setpm(pp, NULL);
     /* A release store, no fence: if a stop-the-world starting now misses
      * this P here, its wait loop takes _Psyscall Ps itself (stopsyscallps). */
     rt_store_rel(&pp->status, P_SYSCALL);
@@ -1421,7 +1187,7 @@ static void wirep(rt_m *mp, rt_p *pp)
 {
     mp->p = pp;
     rt_arch_setmcache(pp->mcache);
-    setpm(pp, mp);
+    rt_setpm(pp, mp);
 }
 
 static void exitsyscall0(rt_g *gp)
@@ -1431,19 +1197,19 @@ static void exitsyscall0(rt_g *gp)
     setcurg(mp, NULL);
     gp->m = NULL;
     rt_lock_acquire(&sched.lock);
-    rt_p *pp = rt_load(&sched.gcwaiting) ? NULL : pidleget();
+    rt_p *pp = rt_load(&sched.gcwaiting) ? NULL : rt_pidleget();
     if (pp == NULL)
         globrunqput(gp);
     rt_lock_release(&sched.lock);
     if (pp != NULL) {
-        acquirep(pp);
+        rt_acquirep(pp);
         execute(gp, false);
     }
     if (mp->lockedg != NULL) {
         stoplockedm(); /* wait until gp is handed back to us with a P */
         execute(gp, false);
     }
-    stopm();
+    rt_stopm();
     schedule();
 }
 
@@ -1460,18 +1226,18 @@ void rt_exitsyscall(void)
     /* 1. The P we left, if nobody took it. */
     if (oldp != NULL && rt_load(&oldp->status) == P_SYSCALL && rt_cas(&oldp->status, P_SYSCALL, P_RUNNING)) {
         wirep(mp, oldp);
-        syscalltick_inc(oldp);
+        rt_syscalltick_inc(oldp);
         casgstatus(gp, G_SYSCALL, G_RUNNING);
         return;
     }
     /* 2. Any idle P. */
     if (rt_load(&sched.npidle) != 0 && !rt_load(&sched.gcwaiting)) {
         rt_lock_acquire(&sched.lock);
-        rt_p *pp = rt_load(&sched.gcwaiting) ? NULL : pidleget();
+        rt_p *pp = rt_load(&sched.gcwaiting) ? NULL : rt_pidleget();
         rt_lock_release(&sched.lock);
         if (pp != NULL) {
-            acquirep(pp);
-            syscalltick_inc(pp);
+            rt_acquirep(pp);
+            rt_syscalltick_inc(pp);
             casgstatus(gp, G_SYSCALL, G_RUNNING);
             return;
         }
@@ -1523,7 +1289,7 @@ uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp), int64_t 
             continue;
         }
         /* Leave it if nothing waits for a P and the call is young. */
-        if (runqempty(pp) && rt_load(&sched.nmspinning) + rt_load(&sched.npidle) > 0 &&
+        if (rt_runqempty(pp) && rt_load(&sched.nmspinning) + rt_load(&sched.npidle) > 0 &&
             rt_load_relaxed(&sched.runqsize) == 0 && pp->sm_syscallwhen + FORCE_PREEMPT_NS > now)
             continue;
         /* Count as a running M meanwhile, so checkdead does not see an M
@@ -1532,7 +1298,7 @@ uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp), int64_t 
         sched.nmidlelocked--;
         rt_lock_release(&sched.lock);
         if (rt_cas(&pp->status, P_SYSCALL, P_IDLE)) {
-            syscalltick_inc(pp);
+            rt_syscalltick_inc(pp);
             n++;
             handoffp(pp);
         }
@@ -1680,7 +1446,7 @@ void rt_park(bool (*unlockf)(rt_g *, void *), void *lock, uint8_t reason)
     rt_p *pp = mp->p;
     if (can_switch_direct(mp, pp)) {
         bool inherit;
-        rt_g *next = runqget(pp, &inherit);
+        rt_g *next = rt_runqget(pp, &inherit);
         if (next != NULL) {
             if (rt_likely(next->lockedm == NULL)) {
                 casgstatus(gp, G_RUNNING, G_WAITING);
@@ -1733,10 +1499,10 @@ static void gosched_m(rt_g *gp)
     setcurg(mp, NULL);
     gp->m = NULL;
     /* Fast path: when schedule() would only pop the next local G, swap
-     * with it directly. Same order as runqput + runqget. */
+     * with it directly. Same order as runqput + rt_runqget. */
     if (can_switch_direct(mp, pp)) {
         bool inherit;
-        rt_g *next = runqget(pp, &inherit);
+        rt_g *next = rt_runqget(pp, &inherit);
         if (next != NULL) {
             runqput(pp, gp, false);
             if (rt_likely(next->lockedm == NULL))
@@ -1762,7 +1528,7 @@ void rt_gosched(void)
      * schedule(): switch to it directly. */
     if (mp->locks == 0 && can_switch_direct(mp, pp)) {
         bool inherit;
-        rt_g *next = runqget(pp, &inherit);
+        rt_g *next = rt_runqget(pp, &inherit);
         if (next != NULL) {
             if (rt_likely(next->lockedm == NULL)) {
                 casgstatus(gp, G_RUNNING, G_RUNNABLE);
@@ -1845,7 +1611,7 @@ static rt_g *stealwork(rt_p *pp, int rounds, bool stealnext, bool *inherit, bool
                 rt_checktimers(p2, 0, &ran);
                 if (ran) {
                     *ranTimer = true;
-                    rt_g *gp = runqget(pp, inherit);
+                    rt_g *gp = rt_runqget(pp, inherit);
                     if (gp != NULL)
                         return gp;
                 }
@@ -1885,7 +1651,7 @@ static bool anywork(void)
     if (rt_load_relaxed(&sched.runqsize) != 0)
         return true;
     for (int32_t i = 0; i < rt_procs(); i++)
-        if (!runqempty(rt_allp[i]))
+        if (!rt_runqempty(rt_allp[i]))
             return true;
     return false;
 }
@@ -1897,7 +1663,7 @@ static rt_g *findrunnable(bool *inherit)
 top:;
     rt_p *pp = mp->p;
     if (rt_load_relaxed(&sched.gcwaiting)) {
-        gcstopm();
+        rt_gcstopm();
         goto top;
     }
     bool ran = false;
@@ -1914,7 +1680,7 @@ top:;
             return gp;
         }
     }
-    if ((gp = runqget(pp, inherit)) != NULL)
+    if ((gp = rt_runqget(pp, inherit)) != NULL)
         return gp;
     if (rt_load_relaxed(&sched.runqsize) != 0) {
         rt_lock_acquire(&sched.lock);
@@ -1947,7 +1713,7 @@ top:;
             if (ranTimer || rt_load_relaxed(&sched.runqsize) != 0 ||
                 rt_load_relaxed(&pp->timer0when) != 0) {
                 rt_checktimers(pp, 0, &ran);
-                if ((gp = runqget(pp, inherit)) != NULL)
+                if ((gp = rt_runqget(pp, inherit)) != NULL)
                     return gp;
                 if (rt_load_relaxed(&sched.runqsize) != 0) {
                     rt_lock_acquire(&sched.lock);
@@ -1982,9 +1748,9 @@ top:;
         *inherit = false;
         return gp;
     }
-    if (releasep() != pp)
+    if (rt_releasep() != pp)
         rt_throw("findrunnable: wrong p");
-    pidleput(pp);
+    rt_pidleput(pp);
     rt_lock_release(&sched.lock);
 
     bool wasspinning = mp->spinning;
@@ -1997,10 +1763,10 @@ top:;
      * work but before nmspinning dropped saw a spinner and woke nobody. */
     if (wasspinning && anywork()) {
         rt_lock_acquire(&sched.lock);
-        pp = pidleget();
+        pp = rt_pidleget();
         rt_lock_release(&sched.lock);
         if (pp != NULL) {
-            acquirep(pp);
+            rt_acquirep(pp);
             mp->spinning = true;
             rt_xadd(&sched.nmspinning, 1);
             goto top;
@@ -2012,16 +1778,16 @@ top:;
     if (when != 0) {
         if (!stopm_timers(when)) {
             rt_lock_acquire(&sched.lock);
-            pp = pidleget();
+            pp = rt_pidleget();
             rt_lock_release(&sched.lock);
             if (pp == NULL) {
-                stopm();
+                rt_stopm();
             } else {
-                acquirep(pp);
+                rt_acquirep(pp);
             }
         }
     } else {
-        stopm();
+        rt_stopm();
     }
     goto top;
 }
@@ -2059,7 +1825,7 @@ static void stoplockedm(void)
     if (mp->lockedg == NULL || mp->lockedg->lockedm != mp)
         rt_throw("stoplockedm: inconsistent locking");
     if (mp->p != NULL)
-        handoffp(releasep());
+        handoffp(rt_releasep());
     rt_lock_acquire(&sched.lock);
     sched.nmidlelocked++;
     rt_checkdead();
@@ -2071,7 +1837,7 @@ static void stoplockedm(void)
     rt_lock_acquire(&sched.lock);
     sched.nmidlelocked--;
     rt_lock_release(&sched.lock);
-    acquirep(mp->nextp);
+    rt_acquirep(mp->nextp);
     mp->nextp = NULL;
 }
 
@@ -2082,10 +1848,10 @@ static void startlockedm(rt_g *gp)
     if (m2 == mp || m2->nextp != NULL)
         rt_throw("startlockedm: locked to me");
     /* Give our P to the locked M, which runs gp (its lockedg) at once. */
-    rt_p *pp = releasep();
+    rt_p *pp = rt_releasep();
     m2->nextp = pp;
     rt_notewakeup(&m2->park);
-    stopm();
+    rt_stopm();
 }
 
 void rt_lockOSThread(void)
@@ -2207,7 +1973,7 @@ static void *mstart_thread(void *arg)
     minit(mp, rt_arch_getsp());
     if (mp->sysmon)
         rt_sysmon_main(); /* never returns */
-    acquirep(mp->nextp);
+    rt_acquirep(mp->nextp);
     mp->nextp = NULL;
     schedule();
     return NULL;
@@ -2253,11 +2019,11 @@ void rt_m0_init(void)
     mcommoninit(mp);
     for (int32_t i = rt_procs() - 1; i >= 0; i--) {
         rt_p *pp = rt_allp[i];
-        setpstatus(pp, P_IDLE);
+        rt_setpstatus(pp, P_IDLE);
         if (i == 0)
-            acquirep(pp);
+            rt_acquirep(pp);
         else
-            pidleput(pp);
+            rt_pidleput(pp);
     }
     rt_lock_release(&sched.lock);
 }
@@ -2267,8 +2033,8 @@ void rt_noM0_init(void)
 {
     rt_lock_acquire(&sched.lock);
     for (int32_t i = rt_procs() - 1; i >= 0; i--) {
-        setpstatus(rt_allp[i], P_IDLE);
-        pidleput(rt_allp[i]);
+        rt_setpstatus(rt_allp[i], P_IDLE);
+        rt_pidleput(rt_allp[i]);
     }
     rt_lock_release(&sched.lock);
     rt_store(&rt_started, 1);
@@ -2364,22 +2130,6 @@ GORT_API int64_t gort_num_goroutine(void)
     return rt_gcount();
 }
 
-GORT_API int gort_maxprocs(int n)
-{
-    if (!rt_load_relaxed(&rt_booted))
-        return 0;
-    int ret = rt_load(&rt_gomaxprocs);
-    if (n <= 0 || n == ret)
-        return ret;
-    if (n > GORT_MAXPROCS_LIMIT)
-        n = GORT_MAXPROCS_LIMIT;
-    if (rt_curg() == NULL)
-        rt_throw("gort_maxprocs(n > 0) must be called from a goroutine");
-    rt_stoptheworld("GOMAXPROCS");
-    newprocs = n;
-    rt_starttheworld();
-    return ret;
-}
 
 GORT_API void gort_lock_os_thread(void) { rt_lockOSThread(); }
 GORT_API void gort_unlock_os_thread(void) { rt_unlockOSThread(); }

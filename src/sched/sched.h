@@ -82,9 +82,6 @@ void rt_goexit1(void) __attribute__((noreturn));
 void rt_wakep(void);
 uint32_t rt_fastrand(void);
 uint32_t rt_fastrandn(uint32_t n);
-void rt_stoptheworld(const char *reason);
-void rt_starttheworld(void);
-int32_t rt_procresize(int32_t nprocs);
 int64_t rt_gcount(void);
 void rt_checkdead(void);
 void rt_lockOSThread(void);
@@ -93,6 +90,50 @@ void rt_note_foreign_call(void);
 /* Every G ever made (dead ones too): lock-free, it reads the append-only
  * chunk list with acquire loads, so a G added meanwhile may be missed. */
 bool rt_foreachg(bool (*fn)(rt_g *gp, void *arg), void *arg);
+
+/* ---- proc.c, shared with stw.c only (the scheduler's own plumbing) ---------- */
+/* P status and P->m are read racily (stealers, preemptall, sysmon): every
+ * write is an atomic store, every racy read an atomic load. */
+static inline void rt_setpstatus(rt_p *pp, uint32_t s) { rt_store_relaxed(&pp->status, s); }
+static inline void rt_setpm(rt_p *pp, rt_m *mp) { rt_store_rel(&pp->m, mp); } /* sysmon reads it */
+
+static inline bool rt_runqempty(rt_p *pp)
+{
+    /* Go's careful read: a concurrent runqget + runqput could make a
+     * non-empty queue look empty if head/tail/runnext are read apart. */
+    for (;;) {
+        uint32_t head = rt_load(&pp->runqhead);
+        uint32_t tail = rt_load(&pp->runqtail);
+        rt_g *runnext = rt_load(&pp->runnext);
+        if (tail == rt_load(&pp->runqtail))
+            return head == tail && runnext == NULL;
+    }
+}
+
+/* syscalltick is bumped only by whoever owns the P at that moment (its M
+ * in entersyscall / exitsyscall, or sysmon or stop-the-world right after
+ * winning the CAS on its status): a plain increment, read racily by sysmon. */
+static inline void rt_syscalltick_inc(rt_p *pp)
+{
+    rt_store_relaxed(&pp->syscalltick, rt_load_relaxed(&pp->syscalltick) + 1);
+}
+
+
+void rt_pidleput(rt_p *pp);           /* sched.lock held */
+rt_p *rt_pidleget(void);              /* sched.lock held */
+void rt_acquirep(rt_p *pp);
+rt_p *rt_releasep(void);
+void rt_startm(rt_p *pp, bool spinning);
+void rt_stopm(void);
+rt_g *rt_runqget(rt_p *pp, bool *inherit); /* owner only */
+void rt_gfree_pushbatch(rt_g *head, int32_t n); /* sched.gflock held */
+
+/* ---- stw.c: stop the world, start it, procresize ---------------------------- */
+void rt_stoptheworld(const char *reason); /* from a goroutine; returns with every other P stopped */
+void rt_starttheworld(void);
+int32_t rt_procresize(int32_t nprocs);    /* sched.lock held, world stopped */
+void rt_gcstopm(void);                    /* an M that sees gcwaiting parks its P */
+void rt_debug_checkall(void);             /* debug tier 2: every consistency check; world stopped */
 
 /* ---- time.c ---------------------------------------------------------------- */
 int64_t rt_nanotime(void);

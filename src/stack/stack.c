@@ -48,8 +48,9 @@
  * Pages are returned off the hot path: rt_stack_scavenge (from sysmon,
  * every 100 ms) madvises at most SCAVENGE_MAX (256) slots per call: deep
  * ones first, then dirty ones that sat in the pool for a whole period.
- * Dead goroutines keep their (shallow) stacks for fast reuse; see gfput in
- * proc.c for when a G's stack comes back here.
+ * A dead goroutine's stack comes back here at once (gfput in proc.c puts
+ * it in the P's cache; unlike Go, a dead G does not keep its stack), so a
+ * burst of new goroutines reuses the few warm stacks.
  *
  * Invariants: a slot is in exactly one place (a G, a P cache, one deque);
  * pool entries carry their guard mode in the low bits of the slot address
@@ -494,4 +495,82 @@ int64_t rt_stack_scavenge(void)
         }
     }
     return done;
+}
+
+/* ---- debug tier 2 -------------------------------------------------------------- */
+
+typedef struct stackseen {
+    uintptr_t *slot;
+    size_t n, cap;
+} stackseen;
+
+static void seen_add(stackseen *ss, uintptr_t e, int order, const char *where)
+{
+    uintptr_t slot = e & ~(uintptr_t)(PAGE - 1);
+    int guard = (int)(e & (PAGE - 1));
+    if (guard < RT_GUARD_MADVISE || guard > RT_GUARD_CANARY)
+        rt_throwf("stackcheck: slot %#lx in %s has guard mode %d", (unsigned long)slot, where, guard);
+    uintptr_t base = rt_stack_chunk_base(slot);
+    if (base == 0 || (slot - base) % slot_size(order) != 0 || rt_stack_chunk_base(slot + slot_size(order) - 1) != base)
+        rt_throwf("stackcheck: slot %#lx of order %d in %s is not a slot of a stack chunk", (unsigned long)slot,
+                  order, where);
+    if (ss->n == ss->cap) {
+        ss->cap = ss->cap ? ss->cap * 2 : 1024;
+        ss->slot = realloc(ss->slot, ss->cap * sizeof(uintptr_t));
+        if (ss->slot == NULL)
+            rt_throw("stackcheck: out of memory");
+    }
+    ss->slot[ss->n++] = slot;
+}
+
+static void seen_deque(stackseen *ss, const deque *d, int order, const char *where)
+{
+    for (size_t i = 0; i < d->n; i++)
+        seen_add(ss, d->a[(d->head + i) & (d->cap - 1)].slot, order, where);
+}
+
+static bool seen_g(rt_g *gp, void *arg)
+{
+    uint32_t s = rt_readgstatus(gp);
+    if (s == G_DEAD || s == G_IDLE || gp->stk.hi == 0)
+        return true;
+    if (gp->stk.order >= RT_STACK_NORDERS || gp->stk.hi - gp->stk.lo != rt_stack_order_size(gp->stk.order))
+        rt_throwf("stackcheck: goroutine %lld has stack [%#lx, %#lx) of order %d", (long long)gp->goid,
+                  (unsigned long)gp->stk.lo, (unsigned long)gp->stk.hi, gp->stk.order);
+    if (gp->stk.guard == RT_GUARD_CANARY && !rt_stack_canary_ok(&gp->stk))
+        rt_throwf("stackcheck: goroutine %lld overflowed its stack (canary)", (long long)gp->goid);
+    seen_add(arg, entry_of(&gp->stk), gp->stk.order, "a goroutine");
+    return true;
+}
+
+static int cmpslot(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void rt_stack_check(rt_stackcache *const *caches, int ncaches)
+{
+    stackseen ss = {NULL, 0, 0};
+    rt_lock_acquire(&poollock);
+    for (int o = 0; o < RT_STACK_NORDERS; o++) {
+        seen_deque(&ss, &pools[o].dirty, o, "the dirty pool");
+        seen_deque(&ss, &pools[o].clean, o, "the clean pool");
+        seen_deque(&ss, &pools[o].deep, o, "the deep pool");
+    }
+    rt_lock_release(&poollock);
+    for (int i = 0; i < ncaches; i++) {
+        for (int o = 0; o < RT_STACK_CACHED_ORDERS; o++) {
+            if (caches[i]->n[o] > RT_STACK_CACHE_MAX)
+                rt_throwf("stackcheck: a P's stack cache holds %u slots of order %d", caches[i]->n[o], o);
+            for (uint32_t k = 0; k < caches[i]->n[o]; k++)
+                seen_add(&ss, caches[i]->slot[o][k], o, "a P's stack cache");
+        }
+    }
+    rt_foreachg(seen_g, &ss);
+    qsort(ss.slot, ss.n, sizeof(uintptr_t), cmpslot);
+    for (size_t i = 1; i < ss.n; i++)
+        if (ss.slot[i] == ss.slot[i - 1])
+            rt_throwf("stackcheck: stack slot %#lx is in two places", (unsigned long)ss.slot[i]);
+    free(ss.slot);
 }

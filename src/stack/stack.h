@@ -52,6 +52,11 @@ const char *rt_stack_guard_name(int guard);
 int rt_stack_guard_mode(void);                  /* mode new stacks get now */
 int64_t rt_stack_inuse_bytes(const rt_stackcache *c); /* c == NULL: the uncached part */
 uintptr_t rt_stack_chunk_base(uintptr_t addr);   /* start of the stack chunk holding addr, or 0 */
+/* Debug tier 2 (world stopped): every slot is in one place only (a G, one
+ * of these caches, one pool deque), inside a stack chunk, aligned to its
+ * order, with a valid guard mode; every live G's stack has its order's
+ * size and, in canary mode, its canary. Throws with what it found. */
+void rt_stack_check(rt_stackcache *const *caches, int ncaches);
 extern int rt_stack_default_order;              /* GORTSTACKSIZE, default RT_STACK_DEFAULT_ORDER */
 
 #endif /* GORT_STACK_H */
