@@ -10,6 +10,8 @@ prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
 libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -n1); libdir=${libdir%/pkgconfig}
 export PKG_CONFIG_PATH=$libdir/pkgconfig
+# runtime plumbing stays out of the public headers
+if grep -rq "gort__rt0_go" "$prefix/include"; then echo "gort__rt0_go is in the installed headers"; exit 1; fi
 export LD_LIBRARY_PATH=$libdir
 cc=${CC:-cc}
 $cc "$src/tests/install/prog_main.c" -o "$work/prog_main" $(pkg-config --cflags --libs gort)

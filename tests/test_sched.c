@@ -504,6 +504,17 @@ static void gls_body(void *arg)
     CHECK(gort_gls_get(bad) == NULL);
 }
 
+/* gort_version: the library's version string matches the header's macros
+ * (CMake also refuses to configure when core.h and project() disagree). */
+static void test_version(void **state)
+{
+    (void)state;
+    char want[32];
+    snprintf(want, sizeof(want), "%d.%d.%d", GORT_VERSION_MAJOR, GORT_VERSION_MINOR, GORT_VERSION_PATCH);
+    assert_non_null(gort_version());
+    assert_string_equal(gort_version(), want);
+}
+
 static void test_gls(void **state)
 {
     (void)state;
@@ -662,7 +673,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_num_goroutine), cmocka_unit_test(test_maxprocs),
         cmocka_unit_test(test_maxprocs_busy),
         cmocka_unit_test(test_sleep),         cmocka_unit_test(test_lock_os_thread),
-        cmocka_unit_test(test_gls),           cmocka_unit_test(test_stacks),
+        cmocka_unit_test(test_version),       cmocka_unit_test(test_gls),           cmocka_unit_test(test_stacks),
         cmocka_unit_test(test_run_errors),    cmocka_unit_test(test_run_concurrent),
         cmocka_unit_test(test_foreign_thread),
     };

@@ -22,6 +22,11 @@ extern "C" {
 #define GORT_VERSION_MINOR 1
 #define GORT_VERSION_PATCH 0
 
+/* The version of the library the program runs against, "MAJOR.MINOR.PATCH"
+ * (the macros above are the headers' version; a program can compare the
+ * two). A static string. */
+GORT_API const char *gort_version(void);
+
 /* ---- entry ------------------------------------------------------------ */
 
 /* Defined by the user when gort owns main (link with libgort_main, which
@@ -136,9 +141,6 @@ GORT_API void gort_init_register(gort_init_entry_t *e);
     }                                                                         \
     static void gort__init_fn_##name(void)
 #define GORT_INIT(name) GORT_INIT_AFTER(name, "")
-
-/* Used by libgort_main's main(); not for direct use. */
-GORT_API int gort__rt0_go(int argc, char **argv, char **envp, int (*umain)(int, char **));
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,8 @@
 
 uint32_t rt_booted;
 
+GORT_API const char *gort_version(void) { return GORT_LIB_VERSION; }
+
 /* ---- self-check (Go: runtime.check) --------------------------------------- */
 
 void rt_selfcheck(void)

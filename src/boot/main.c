@@ -6,6 +6,10 @@
  * CMake target gort::main put it on the link line before libgort. */
 #include <gort.h>
 
+/* rt0 (src/asm/rt0_*.S), exported by libgort for this archive only; not
+ * part of the public API, so declared here rather than in a header. */
+GORT_API int gort__rt0_go(int argc, char **argv, char **envp, int (*umain)(int, char **));
+
 int main(int argc, char **argv, char **envp)
 {
     return gort__rt0_go(argc, argv, envp, gort_main);

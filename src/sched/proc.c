@@ -185,29 +185,29 @@ static void ginit(rt_g *gp)
     rt_store(&gp->status, G_DEAD);
 }
 
+/* Take the next G of the chunk *cur, starting a new chunk when it is full.
+ * The caller owns *cur (a P, or the foreign lock). */
+static rt_g *chunktake(gchunk **cur)
+{
+    gchunk *c = *cur;
+    if (c == NULL || c->n == GCHUNK_N)
+        c = *cur = newgchunk();
+    rt_g *gp = &c->g[c->n];
+    ginit(gp);
+    rt_store_rel(&c->n, c->n + 1); /* rt_foreachg may now see it */
+    return gp;
+}
+
 /* malg: a brand-new G, without a stack (assigned on first run). */
 static rt_g *malg(rt_p *pp)
 {
-    gchunk *c;
-    if (pp != NULL) {
-        c = pgallocs[pp->id].chunk;
-        if (c == NULL || c->n == GCHUNK_N)
-            c = pgallocs[pp->id].chunk = newgchunk();
-    } else {
-        static rt_lock foreignlock = {0, RT_RANK_MALG};
-        static gchunk *fc;
-        rt_lock_acquire(&foreignlock);
-        if (fc == NULL || fc->n == GCHUNK_N)
-            fc = newgchunk();
-        rt_g *gp = &fc->g[fc->n];
-        ginit(gp);
-        rt_store_rel(&fc->n, fc->n + 1);
-        rt_lock_release(&foreignlock);
-        return gp;
-    }
-    rt_g *gp = &c->g[c->n];
-    ginit(gp);
-    rt_store_rel(&c->n, c->n + 1);
+    if (pp != NULL)
+        return chunktake(&pgallocs[pp->id].chunk);
+    static rt_lock foreignlock = {0, RT_RANK_MALG};
+    static gchunk *fc;
+    rt_lock_acquire(&foreignlock);
+    rt_g *gp = chunktake(&fc);
+    rt_lock_release(&foreignlock);
     return gp;
 }
 
