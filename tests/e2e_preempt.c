@@ -156,7 +156,13 @@ int gort_main(int argc, char **argv)
         stop = 1;
         gort_wg_wait(&wg);
         printf("worst wake-up delay behind a spinning goroutine: %.1f ms\n", (double)worst / 1e6);
-        if (worst > 60 * 1000 * 1000) {
+        /* Starved means never preempted: main would wait for ever (spin)
+         * or until the spinner gives up after 3 s (coop). A preempted
+         * spinner yields after ~10 ms; the bound is loose because a
+         * machine loaded by other work (a parallel build, other tests)
+         * delayed wake-ups here by up to 200 ms. Latency itself is
+         * measured by bench/preempt, not asserted. */
+        if (worst > 1000 * 1000 * 1000) {
             printf("starved\n");
             return 1;
         }
