@@ -37,6 +37,7 @@
 #include "sched.h"
 #include "../boot/boot.h"
 #include "../debug/debug.h"
+#include "../os/os.h"
 
 #include <errno.h>
 #include <gort.h>
@@ -190,7 +191,7 @@ void rt_preemptone(rt_m *mp, rt_g *gp)
     rt_store_relaxed(&gp->preempt, true);
     int tid = rt_load_relaxed(&mp->tid);
     if (rt_load_relaxed(&async_on) && tid > 0)
-        syscall(SYS_tgkill, pid, tid, SIGURG);
+        rt_sysTgkill(pid, tid, SIGURG);
 }
 
 GORT_API void gort_preempt_off(void)
