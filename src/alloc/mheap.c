@@ -58,11 +58,11 @@
 #include "malloc.h"
 #include "../sched/sched.h"
 #include "../debug/debug.h"
+#include "../os/os.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define ARENA_SIZE RT_ARENA_SIZE                         /* 64 MiB */
 #define ARENA_SHIFT RT_ARENA_SHIFT
@@ -120,8 +120,8 @@ static void *palloc_from(palloc *pa, size_t size, size_t align)
     uintptr_t p = (pa->next + align - 1) & ~(uintptr_t)(align - 1);
     if (pa->next == 0 || p + size > pa->end) {
         size_t sz = size + align > PERSISTENT_CHUNK ? (size + align + 4095) & ~(size_t)4095 : PERSISTENT_CHUNK;
-        void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED)
+        void *m = rt_sysAlloc(sz, 0, NULL);
+        if (m == NULL)
             rt_throw("out of memory (persistentalloc)");
         __atomic_add_fetch(&persistent_sys, sz, __ATOMIC_RELAXED);
         if (sz > PERSISTENT_CHUNK)
@@ -328,8 +328,9 @@ static bool region_take(region *r, uint64_t pi, uint32_t n, uint32_t *nscav)
         uint32_t k = CHUNK_PAGES - off < pi + n - i ? CHUNK_PAGES - off : (uint32_t)(pi + n - i);
         if (!c->committed) {
             uintptr_t cb = r->base + ((uintptr_t)(i / CHUNK_PAGES * CHUNK_PAGES) << RT_PAGE_SHIFT);
-            if (mprotect((void *)cb, (size_t)CHUNK_PAGES << RT_PAGE_SHIFT, PROT_READ | PROT_WRITE) != 0)
-                rt_throwf("out of memory: cannot commit heap memory (errno %d)", errno);
+            int err = rt_sysMap((void *)cb, (size_t)CHUNK_PAGES << RT_PAGE_SHIFT);
+            if (err != 0)
+                rt_throwf("out of memory: cannot commit heap memory (errno %d)", -err);
             c->committed = true;
             h.sys += (uint64_t)CHUNK_PAGES << RT_PAGE_SHIFT;
         }
@@ -367,24 +368,26 @@ static void region_give(region *r, uint64_t pi, uint32_t n, bool scavenged)
     region_remax(r);
 }
 
-/* Reserve a new region of at least npages (h.lock held). */
-static region *grow(uint32_t npages)
+/* Reserve a new region of at least npages (h.lock held); NULL with *err
+ * (a negative errno) when the address space cannot be had. */
+static region *grow(uint32_t npages, int *err)
 {
     uintptr_t bytes = ((uintptr_t)npages << RT_PAGE_SHIFT);
     uintptr_t arenas = (bytes + ARENA_SIZE - 1) / ARENA_SIZE;
     uintptr_t size = arenas * ARENA_SIZE;
     /* Over-reserve by one arena to align the region to an arena boundary. */
-    void *m = mmap(NULL, size + ARENA_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED)
+    void *m = rt_sysReserve(NULL, size + ARENA_SIZE, err);
+    if (m == NULL)
         return NULL;
     uintptr_t base = ((uintptr_t)m + ARENA_SIZE - 1) & ~(ARENA_SIZE - 1);
     if (base > (uintptr_t)m)
-        munmap(m, base - (uintptr_t)m);
+        rt_sysFree(m, base - (uintptr_t)m);
     uintptr_t tail = (uintptr_t)m + size + ARENA_SIZE - (base + size);
     if (tail > 0)
-        munmap((void *)(base + size), tail);
+        rt_sysFree((void *)(base + size), tail);
     if ((base + size - 1) >> 48) {
-        munmap((void *)base, size);
+        rt_sysFree((void *)base, size);
+        *err = -ENOMEM;
         return NULL;
     }
     uint32_t np = (uint32_t)(size >> RT_PAGE_SHIFT);
@@ -401,8 +404,8 @@ static region *grow(uint32_t npages)
     for (uintptr_t a = 0; a < arenas; a++) {
         heaparena *ha = rt_persistentalloc(sizeof(heaparena), 64);
         /* 4 bytes per 16-byte block, reserved; only tiny spans' parts get touched */
-        void *ts = mmap(NULL, ARENA_SIZE / 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (ts == MAP_FAILED)
+        void *ts = rt_sysAlloc(ARENA_SIZE / 4, RT_SYS_NORESERVE, err);
+        if (ts == NULL)
             return NULL;
         ha->tinystate = ts;
         rt_store_rel(&rt_arenamap[(base >> ARENA_SHIFT) + a], ha);
@@ -459,11 +462,12 @@ rt_mspan *rt_mheap_alloc(uint32_t npages, uint8_t spanclass, bool large)
         if ((pi = region_find(r, npages)) >= 0)
             break;
     if (pi < 0) {
-        r = grow(npages);
+        int err;
+        r = grow(npages, &err);
         if (r == NULL) {
             rt_lock_release(&h.lock);
             rt_throwf("out of memory: cannot reserve %lu bytes of heap address space (errno %d)",
-                      (unsigned long)((uintptr_t)npages << RT_PAGE_SHIFT), errno);
+                      (unsigned long)((uintptr_t)npages << RT_PAGE_SHIFT), -err);
         }
         pi = region_find(r, npages);
         if (pi < 0)
@@ -541,8 +545,8 @@ int64_t rt_mheap_scavenge(int64_t maxpages, bool all)
                     uint32_t nscav;
                     region_take(r, pi, (uint32_t)len, &nscav); /* nobody else can use them now */
                     rt_lock_release(&h.lock);
-                    madvise((void *)(r->base + ((uintptr_t)pi << RT_PAGE_SHIFT)),
-                            (size_t)len << RT_PAGE_SHIFT, MADV_DONTNEED);
+                    rt_sysUnused((void *)(r->base + ((uintptr_t)pi << RT_PAGE_SHIFT)),
+                                 (size_t)len << RT_PAGE_SHIFT);
                     rt_lock_acquire(&h.lock);
                     region_give(r, pi, (uint32_t)len, true);
                     h.released_pages += (uint64_t)len;
@@ -589,8 +593,8 @@ void rt_mallocinit(void)
         return;
     rt_sizeclasses_init();
     size_t mapsize = sizeof(heaparena *) << ARENA_MAP_BITS;
-    void *m = mmap(NULL, mapsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED)
+    void *m = rt_sysAlloc(mapsize, RT_SYS_NORESERVE, NULL);
+    if (m == NULL)
         rt_throw("mallocinit: cannot reserve the arena map");
     rt_arenamap = m;
 }

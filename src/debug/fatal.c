@@ -49,13 +49,13 @@
 #include "../sched/sched.h"
 #include "../boot/boot.h"
 #include "../stack/stack.h"
+#include "../os/os.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -563,12 +563,12 @@ void rt_minitsignals(rt_m *mp)
     stack_t cur;
     if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) && cur.ss_size >= ALTSTACK_SIZE / 2)
         return; /* the thread already has one (e.g. the program's) */
-    void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    void *p = rt_sysAlloc(ALTSTACK_SIZE, 0, NULL);
+    if (p == NULL)
         return;
     stack_t ss = {.ss_sp = p, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) == 0)
         mp->altstack = p;
     else
-        munmap(p, ALTSTACK_SIZE);
+        rt_sysFree(p, ALTSTACK_SIZE);
 }

@@ -2,18 +2,18 @@
  *
  * dladdr only knows exported dynamic symbols, which misses every static
  * function and all of libgort's hidden ones. So, on the fatal path only,
- * we find the module that holds a PC (dl_iterate_phdr), mmap its file
+ * we find the module that holds a PC (dl_iterate_phdr), map its file
  * read-only once, and scan .symtab (falling back to .dynsym when the file
  * is stripped) for the STT_FUNC symbol that contains the PC. Up to 32
  * modules are cached in static storage; nothing is ever freed (the process
  * is dying, or this is a SIGQUIT dump). */
 #include "debug.h"
+#include "../os/os.h"
 
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,9 +87,9 @@ static void loadsyms(module *m)
         close(fd);
         return;
     }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const void *p = rt_sysMapFile(fd, (size_t)st.st_size, NULL);
     close(fd);
-    if (p == MAP_FAILED)
+    if (p == NULL)
         return;
     m->file = p;
     m->filesize = (size_t)st.st_size;

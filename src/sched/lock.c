@@ -21,40 +21,19 @@
  * (a timer re-arm and startm), and the loser's wakeup is harmless. */
 #include "sched.h"
 #include "../debug/debug.h"
+#include "../os/os.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
-#include <sched.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 enum { LOCK_UNLOCKED = 0, LOCK_LOCKED = 1, LOCK_SLEEPING = 2 };
 enum { ACTIVE_SPIN = 4, ACTIVE_SPIN_CNT = 30, PASSIVE_SPIN = 1 };
 
-static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
-{
-    return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
-}
-
-static void futexsleep(uint32_t *addr, uint32_t val, int64_t ns)
-{
-    if (ns < 0) {
-        futex(addr, FUTEX_WAIT_PRIVATE, val, NULL);
-        return;
-    }
-    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
-    futex(addr, FUTEX_WAIT_PRIVATE, val, &ts);
-}
-
 static void futexwakeup(uint32_t *addr, int cnt)
 {
-    if (futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)cnt, NULL) < 0)
+    if (rt_futexwakeup(addr, cnt) < 0)
         rt_throw("futexwakeup failed");
 }
-
-void rt_osyield(void) { sched_yield(); }
 
 void rt_procyield(int cycles)
 {
@@ -173,7 +152,7 @@ void rt_lock_acquire_rank(rt_lock *l, int rank)
         if (v == LOCK_UNLOCKED)
             return;
         wait = LOCK_SLEEPING;
-        futexsleep(&l->key, LOCK_SLEEPING, -1);
+        rt_futexsleep(&l->key, LOCK_SLEEPING, -1);
     }
 }
 
@@ -199,7 +178,7 @@ void rt_notewakeup(rt_note *n)
 void rt_notesleep(rt_note *n)
 {
     while (rt_load(&n->key) == 0)
-        futexsleep(&n->key, 0, -1);
+        rt_futexsleep(&n->key, 0, -1);
 }
 
 bool rt_notetsleep(rt_note *n, int64_t ns)
@@ -210,7 +189,7 @@ bool rt_notetsleep(rt_note *n, int64_t ns)
     }
     int64_t deadline = rt_nanotime() + ns;
     while (rt_load(&n->key) == 0) {
-        futexsleep(&n->key, 0, ns);
+        rt_futexsleep(&n->key, 0, ns);
         if (rt_load(&n->key) != 0)
             break;
         ns = deadline - rt_nanotime();

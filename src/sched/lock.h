@@ -27,7 +27,6 @@ void rt_noteclear(rt_note *n);
 void rt_notewakeup(rt_note *n);
 void rt_notesleep(rt_note *n);
 bool rt_notetsleep(rt_note *n, int64_t ns); /* true if woken, false on timeout */
-void rt_osyield(void);
 void rt_procyield(int cycles);
 
 /* Locks that live in zero-initialised user memory (gort_cond_t's list

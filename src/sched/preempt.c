@@ -37,13 +37,13 @@
 #include "sched.h"
 #include "../boot/boot.h"
 #include "../debug/debug.h"
+#include "../os/os.h"
 
 #include <errno.h>
 #include <gort.h>
 #include <link.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <cpuid.h>
@@ -190,7 +190,7 @@ void rt_preemptone(rt_m *mp, rt_g *gp)
     rt_store_relaxed(&gp->preempt, true);
     int tid = rt_load_relaxed(&mp->tid);
     if (rt_load_relaxed(&async_on) && tid > 0)
-        syscall(SYS_tgkill, pid, tid, SIGURG);
+        rt_sysTgkill(pid, tid, SIGURG);
 }
 
 GORT_API void gort_preempt_off(void)

@@ -83,12 +83,12 @@
 #include "../stack/stack.h"
 #include "../sysmon/sysmon.h"
 #include "../alloc/malloc.h"
+#include "../os/os.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #if defined(GORT_ASAN)
@@ -1933,7 +1933,7 @@ void rt_note_foreign_call(void)
 static void minit(rt_m *mp, uintptr_t sp)
 {
     rt_setg(mp->g0);
-    mp->tid = (int)syscall(SYS_gettid);
+    mp->tid = rt_sysGettid();
     pthread_attr_t attr;
     void *addr = NULL;
     size_t size = 0;

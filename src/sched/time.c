@@ -22,6 +22,7 @@
  * Invariants: t->pp != NULL <=> t is in t->pp's heap at index t->idx;
  * p->timer0when == (p->ntimers ? p->timers[0]->when : 0). */
 #include "sched.h"
+#include "../os/os.h"
 #include "../debug/debug.h"
 
 #include <errno.h>

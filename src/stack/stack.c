@@ -12,9 +12,10 @@
  * Layout. Stacks come in orders: slot = 16 KiB << order (order 0..16, up to
  * 1 GiB). The lowest page of each slot is its guard; usable memory is
  * [lo, hi) = [slot + page, slot + size). Slots are carved from chunks of at
- * least 256 MiB reserved with mmap(PROT_READ|PROT_WRITE, MAP_NORESERVE |
- * MAP_STACK) and MADV_NOHUGEPAGE (a transparent huge page would commit 2 MiB
- * for eight goroutines' first pages). Chunks are never unmapped.
+ * least 256 MiB, mapped read-write with MAP_NORESERVE | MAP_STACK
+ * (rt_sysAlloc, src/os/os.h) and MADV_NOHUGEPAGE (a transparent huge page
+ * would commit 2 MiB for eight goroutines' first pages). Chunks are never
+ * unmapped.
  *
  * Guard modes (docs/stacks.md), chosen when a slot is first carved:
  *   madvise   Linux 6.13+ MADV_GUARD_INSTALL: the guard page faults on any
@@ -62,28 +63,16 @@
 #include "../sched/sched.h"
 #include "../boot/boot.h"
 #include "../debug/debug.h"
+#include "../os/os.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #if defined(GORT_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
 #if defined(GORT_VALGRIND)
 #include <valgrind/valgrind.h>
-#endif
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-#ifndef MAP_STACK
-#define MAP_STACK 0
 #endif
 
 #define CHUNK_MIN ((size_t)256 << 20)
@@ -204,13 +193,9 @@ static void dq_pop_head(deque *d)
 
 static int64_t default_budget(void)
 {
-    long maxmap = 65530;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-    if (f != NULL) {
-        if (fscanf(f, "%ld", &maxmap) != 1)
-            maxmap = 65530;
-        fclose(f);
-    }
+    long maxmap = rt_sysMaxMapCount();
+    if (maxmap < 0)
+        maxmap = 65530;
     /* Each mprotect'ed guard adds two mappings; stacks may use half of the
      * limit, the rest stays for the program. */
     int64_t b = (maxmap / 2) / 2;
@@ -264,44 +249,26 @@ NO_ASAN bool rt_stack_canary_ok(const rt_stack *s)
            *(volatile uint64_t *)(s->lo + 64) == (RT_STACK_CANARY ^ (s->lo + 64));
 }
 
-static int self_pidfd = -2; /* for process_madvise; -1 if unavailable */
-
-/* Install guards on n freshly carved slots of one order (pool lock held);
- * out[i] gets slot | mode. One process_madvise call covers the whole batch
- * (0.8 us per guard here, against 3 us for one madvise each). */
+/* Install guards on n freshly carved slots of one order (pool lock held,
+ * which serialises rt_sysGuardInstall); out[i] gets slot | mode. One
+ * process_madvise call covers the whole batch (0.8 us per guard here,
+ * against 3 us for one madvise each). */
 static void install_guards(uintptr_t *slots, int n)
 {
     int i = 0;
     if (guard_mode == RT_GUARD_MADVISE) {
-        if (self_pidfd == -2)
-            self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-        if (self_pidfd >= 0) {
-            struct iovec iov[RT_STACK_CACHE_MAX];
-            for (int k = 0; k < n; k++)
-                iov[k] = (struct iovec){(void *)slots[k], PAGE};
-            long r = syscall(SYS_process_madvise, self_pidfd, iov, (size_t)n, MADV_GUARD_INSTALL, 0);
-            if (r == (long)n * PAGE) {
-                for (int k = 0; k < n; k++)
-                    slots[k] |= RT_GUARD_MADVISE;
-                return;
-            }
-            close(self_pidfd);
-            self_pidfd = -1; /* older kernel: per-slot madvise below */
-        }
-        for (; i < n; i++) {
-            if (madvise((void *)slots[i], PAGE, MADV_GUARD_INSTALL) != 0)
-                break;
-            slots[i] |= RT_GUARD_MADVISE;
-        }
-        if (i == n)
+        int err = rt_sysGuardInstall(slots, n, PAGE, &i);
+        for (int k = 0; k < i; k++)
+            slots[k] |= RT_GUARD_MADVISE;
+        if (err == 0)
             return;
         if (rt_debug.stackguard == 1)
-            rt_throwf("stackguard=madvise: MADV_GUARD_INSTALL failed (errno %d); needs Linux 6.13+", errno);
+            rt_throwf("stackguard=madvise: MADV_GUARD_INSTALL failed (errno %d); needs Linux 6.13+", -err);
         guard_mode = RT_GUARD_MPROTECT; /* kernel without guard regions */
     }
     for (; i < n; i++) {
         if (guard_mode == RT_GUARD_MPROTECT) {
-            if (guard_budget > 0 && mprotect((void *)slots[i], PAGE, PROT_NONE) == 0) {
+            if (guard_budget > 0 && rt_sysFault((void *)slots[i], PAGE) == 0) {
                 guard_budget--;
                 slots[i] |= RT_GUARD_MPROTECT;
                 continue;
@@ -312,8 +279,9 @@ static void install_guards(uintptr_t *slots, int n)
     }
 }
 
-/* Carve up to n new slots of order into out[]; returns how many. */
-static int carve(int order, uintptr_t *out, int n)
+/* Carve up to n new slots of order into out[]; returns how many. When a
+ * new chunk cannot be mapped, *err gets the negative errno. */
+static int carve(int order, uintptr_t *out, int n, int *err)
 {
     pool *pl = &pools[order];
     size_t sz = slot_size(order);
@@ -321,16 +289,15 @@ static int carve(int order, uintptr_t *out, int n)
     while (got < n) {
         if (pl->carve_next == 0 || pl->carve_end - pl->carve_next < sz) {
             size_t chunk = sz > CHUNK_MIN ? sz : CHUNK_MIN;
-            void *p = mmap(NULL, chunk, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-            if (p == MAP_FAILED)
+            void *p = rt_sysAlloc(chunk, RT_SYS_NORESERVE | RT_SYS_STACK, err);
+            if (p == NULL)
                 break;
-            madvise(p, chunk, MADV_NOHUGEPAGE);
+            rt_sysNoHugePage(p, chunk);
             /* Without guard regions, the chunk's lowest page always gets a
              * real guard, so an overflow in canary mode faults inside the
              * stack region instead of running into another mapping. */
             if (guard_mode != RT_GUARD_MADVISE)
-                mprotect(p, PAGE, PROT_NONE);
+                rt_sysFault(p, PAGE);
             if (nchunks < MAXCHUNKS) {
                 chunk_lo[nchunks] = (uintptr_t)p;
                 chunk_hi[nchunks] = (uintptr_t)p + chunk;
@@ -350,8 +317,9 @@ static int carve(int order, uintptr_t *out, int n)
 }
 
 /* Take up to n slots of order from the global pool into out[] (lock held):
- * warm ones first, then released ones, then deep ones, then new ones. */
-static int pool_get(int order, uintptr_t *out, int n)
+ * warm ones first, then released ones, then deep ones, then new ones.
+ * *err: as carve's. */
+static int pool_get(int order, uintptr_t *out, int n, int *err)
 {
     pool *pl = &pools[order];
     int got = 0;
@@ -359,7 +327,7 @@ static int pool_get(int order, uintptr_t *out, int n)
                        dq_pop_tail(&pl->deep, &out[got])))
         got++;
     if (got < n)
-        got += carve(order, out + got, n - got);
+        got += carve(order, out + got, n - got, err);
     return got;
 }
 
@@ -385,23 +353,24 @@ static void fill(rt_stack *out, uintptr_t e, int order)
 void rt_stackalloc(rt_stackcache *c, int order, rt_stack *out)
 {
     uintptr_t e = 0;
+    int err = 0;
     if (c != NULL && order < RT_STACK_CACHED_ORDERS) {
         if (c->n[order] == 0) {
             rt_lock_acquire(&poollock);
-            c->n[order] = (uint32_t)pool_get(order, c->slot[order], REFILL);
+            c->n[order] = (uint32_t)pool_get(order, c->slot[order], REFILL, &err);
             rt_lock_release(&poollock);
         }
         if (c->n[order] > 0)
             e = c->slot[order][--c->n[order]];
     } else {
         rt_lock_acquire(&poollock);
-        if (pool_get(order, &e, 1) != 1)
+        if (pool_get(order, &e, 1, &err) != 1)
             e = 0;
         rt_lock_release(&poollock);
     }
     if (e == 0)
         rt_throwf("out of memory: cannot reserve a %zu-byte goroutine stack (errno %d)",
-                  slot_size(order), errno);
+                  slot_size(order), -err);
     if (c != NULL)
         rt_store_relaxed(&c->inuse, c->inuse + (int64_t)slot_size(order)); /* owner only: no atomic RMW */
     else
@@ -484,7 +453,7 @@ int64_t rt_stack_scavenge(void)
                     break;
                 for (int i = 0; i < n; i++) {
                     uintptr_t slot = batch[i] & ~(uintptr_t)(PAGE - 1);
-                    madvise((void *)(slot + PAGE), slot_size(o) - PAGE, MADV_DONTNEED);
+                    rt_sysUnused((void *)(slot + PAGE), slot_size(o) - PAGE);
                 }
                 rt_lock_acquire(&poollock);
                 for (int i = 0; i < n; i++)
