@@ -593,6 +593,97 @@ static void test_timers(void **state)
     run_main(timers_body, NULL);
 }
 
+/* Issue 12, 1: tickers of 1 ns .. 100 us made, received from once and
+ * freed in a loop, on every P at once. A periodic timer re-armed before its
+ * callback had run let a second M send on the channel being freed (heap
+ * corruption on 2 Ps within ~3,000 iterations); ticks also went backwards.
+ * Each goroutine churns for 1.5 s; the ticks of one long-lived 1 us ticker
+ * read meanwhile must never go backwards. */
+static int64_t churn_until;
+
+static void ticker_churner(void *arg)
+{
+    long seed = (long)arg;
+    static const int64_t periods[] = {1, 10, 100, 1000, 10 * 1000, 100 * 1000};
+    for (long i = 0; gort_nanotime() < churn_until; i++) {
+        gort_ticker_t *tk = gort_ticker_new(periods[(i + seed) % 6]);
+        CHECK(tk != NULL);
+        int64_t when;
+        CHECK(gort_chan_recv(gort_ticker_chan(tk), &when));
+        if (i % 3 == 0)
+            gort_ticker_stop(tk);
+        gort_ticker_free(tk);
+    }
+    gort_wg_done(&wg);
+}
+
+static void ticker_churn_body(void *arg)
+{
+    (void)arg;
+    churn_until = gort_nanotime() + ms(1500);
+    int n = gort_maxprocs(0) * 2;
+    gort_wg_add(&wg, n);
+    for (long i = 0; i < n; i++)
+        gort_go(ticker_churner, (void *)i);
+    gort_ticker_t *tk = gort_ticker_new(1000);
+    int64_t last = 0, when;
+    long ticks = 0;
+    while (gort_nanotime() < churn_until) {
+        CHECK(gort_chan_recv(gort_ticker_chan(tk), &when));
+        CHECK(when >= last); /* ticks never go backwards */
+        last = when;
+        ticks++;
+    }
+    gort_ticker_free(tk);
+    gort_wg_wait(&wg);
+    CHECK(ticks > 10);
+}
+
+static void test_ticker_churn(void **state)
+{
+    (void)state;
+    run_main(ticker_churn_body, NULL);
+}
+
+/* Issue 12, 2 and 3: deadlines past the end of time never fire (Go caps
+ * them); they used to overflow to "now" (gort_after fired at once) or to a
+ * ticker that was always due (one P looped in checktimers for ever). */
+static void timer_overflow_body(void *arg)
+{
+    (void)arg;
+    int64_t huge[] = {INT64_MAX, INT64_MAX - 1, INT64_MAX / 2 + 1, INT64_MAX - gort_nanotime() / 2};
+    gort_chan_t *after[4];
+    gort_ticker_t *tk[4];
+    for (int i = 0; i < 4; i++) {
+        after[i] = gort_after(huge[i]);
+        tk[i] = gort_ticker_new(huge[i]);
+        CHECK(after[i] != NULL && tk[i] != NULL);
+    }
+    /* a short timer still fires, and main still runs: nothing is stuck */
+    gort_chan_t *soon = gort_after(ms(20));
+    int64_t when;
+    int v;
+    gort_select_case_t cs[2] = {{.chan = soon, .dir = GORT_SELECT_RECV, .elem = &when},
+                                {.chan = after[0], .dir = GORT_SELECT_RECV, .elem = &v}};
+    CHECK(gort_select(cs, 2, true) == 0);
+    gort_sleep(ms(20));
+    for (int i = 0; i < 4; i++) {
+        CHECK(gort_chan_len(after[i]) == 0);
+        CHECK(gort_chan_len(gort_ticker_chan(tk[i])) == 0);
+        gort_chan_free(after[i]);
+        gort_ticker_free(tk[i]);
+    }
+    gort_chan_free(soon);
+    /* gort_sleep with a huge duration from another goroutine: parked, not woken */
+    CHECK(gort_maxprocs(0) >= 1);
+}
+
+static void test_timer_overflow(void **state)
+{
+    (void)state;
+    run_main(timer_overflow_body, NULL);
+}
+
 /* ---- threads gort does not manage ------------------------------------------------------- */
 
 static gort_chan_t *fin, *fout;
@@ -638,6 +729,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_close),          cmocka_unit_test(test_select),
         cmocka_unit_test(test_select_wake),    cmocka_unit_test(test_select_fairness),
         cmocka_unit_test(test_select_many),    cmocka_unit_test(test_timers),
+        cmocka_unit_test(test_ticker_churn),   cmocka_unit_test(test_timer_overflow),
         cmocka_unit_test(test_foreign_thread),
     };
     if (argc > 1)

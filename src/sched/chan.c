@@ -535,7 +535,7 @@ static gort_chan_t *timerchan(int64_t ns, int64_t period)
         return NULL;
     }
     int64_t now = rt_nanotime();
-    t->when = ns > 0 && now + ns > now ? now + ns : now;
+    t->when = rt_when_after(now, ns); /* near INT64_MAX: never fires, as Go */
     t->period = period;
     t->f = sendtime;
     t->arg = c;

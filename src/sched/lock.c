@@ -80,11 +80,13 @@ static void rank_acquire(rt_lock *l, int rank)
     held[nheld++] = (heldlock){rank, 1, (uintptr_t)l};
 }
 
+/* Found by address (a lock taken with rt_lock_acquire_rank keeps its own
+ * rank field), a channel lock by its run. */
 static void rank_release(rt_lock *l, int rank)
 {
     for (int i = nheld - 1; i >= 0; i--) {
         heldlock *h = &held[i];
-        if (h->rank != rank || (rank != RT_RANK_CHAN && h->addr != (uintptr_t)l))
+        if (rank == RT_RANK_CHAN ? h->rank != RT_RANK_CHAN : h->addr != (uintptr_t)l)
             continue;
         if (rank == RT_RANK_CHAN && --h->n > 0)
             return;
@@ -93,7 +95,7 @@ static void rank_release(rt_lock *l, int rank)
         nheld--;
         return;
     }
-    rt_throwf("lock ordering problem: releasing lock %p (rank %d) that this thread does not hold", (void *)l, rank);
+    rt_throwf("lock ordering problem: releasing lock %p that this thread does not hold", (void *)l);
 }
 #else
 #define rank_acquire(l, rank) ((void)(l), (void)(rank))
@@ -119,9 +121,6 @@ void rt_lock_acquire_rank(rt_lock *l, int rank)
 {
     mlocks(1);
     rank_acquire(l, rank);
-#if defined(GORT_LOCKRANK)
-    l->rank = rank; /* for the release */
-#endif
     /* Look before the speculative xchg: on a held lock the xchg would only
      * pull the cache line away from the holder, who then pays to release. */
     uint32_t v = rt_load_relaxed(&l->key);

@@ -53,6 +53,8 @@ void rt_lock_acquire_rank(rt_lock *l, int rank);
  *   20    allg chunk list                proc.c        malg
  *   30    sched.gflock                   proc.c        sched (procresize)
  *   40    p.timerslock                   time.c        sched (procresize moves timers)
+ *   41    a second p.timerslock          time.c        timers (procresize holds the dying
+ *                                                      P's and P0's, as Go does)
  *   50    semaphore roots                sema.c        -
  *   60    stack pool                     stack.c       chan, sched, sema (a G made ready
  *                                                      frees or takes a stack)
@@ -74,6 +76,7 @@ enum {
     RT_RANK_ALLG = 20,
     RT_RANK_GFREE = 30,
     RT_RANK_TIMERS = 40,
+    RT_RANK_TIMERS2 = 41,
     RT_RANK_SEMA = 50,
     RT_RANK_STACKPOOL = 60,
     RT_RANK_INIT = 70,

@@ -81,15 +81,20 @@ typedef struct rt_semawaiter {
     rt_note note;                       /* foreign-thread waiters */
 } rt_semawaiter;
 
-/* A timer in a P's heap (Go: runtime.timer). */
+/* A timer in a P's heap (Go: runtime.timer). Protocol in time.c.
+ *   running, stopped: written under home->timerslock (running's clear of a
+ *     one-shot timer excepted), read anywhere;
+ *   home: the heap it was last added to; changes under its lock. */
 typedef struct rt_timer {
     uint32_t running;               /* atomic: f is executing now */
+    uint32_t stopped;               /* rt_deltimer_sync ran: never re-armed again */
     int64_t when;
     int64_t period;                 /* > 0: re-armed each time it fires */
     void (*f)(void *arg, uintptr_t seq);
     void *arg;
     uintptr_t seq;
     rt_p *pp;                       /* heap it is in, NULL when not in a heap */
+    rt_p *home;                     /* heap it was last added to, NULL: never added */
     int32_t idx;                    /* position in pp's heap */
 } rt_timer;
 

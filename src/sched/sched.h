@@ -144,6 +144,7 @@ void rt_timers_move(rt_p *to, rt_p *from);
 int64_t rt_nobarrier_earliest_timer(void);
 
 bool rt_deltimer_sync(rt_timer *t); /* deltimer, then wait for a running f to finish */
+int64_t rt_when_after(int64_t now, int64_t ns); /* now + ns, saturating at INT64_MAX (never) */
 
 /* ---- chan.c, select.c --------------------------------------------------------- */
 void rt_waitq_enqueue(rt_waitq *q, rt_sudog *sg);

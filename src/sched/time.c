@@ -15,6 +15,23 @@
  * A timer's function runs without any lock held, on an M that holds a P,
  * so it may ready goroutines (gort_sleep's timer readies its G).
  *
+ * A timer's function never runs twice at once (Go's rule): a due timer is
+ * taken out of its heap before f runs, periodic ones included, so no other
+ * M can find it; a periodic timer goes back (when += k * period, missed
+ * ticks skipped) only after f returned. Popping sets `running`, and the
+ * re-arm clears it, both under the home P's timerslock, so they cannot
+ * overlap. rt_deltimer_sync, under the same lock, marks the timer
+ * `stopped` (a runner that finishes later does not re-arm it) and removes
+ * it from the heap, then waits for `running` to clear: it returns with f
+ * finished and the timer out of every heap for good, so the caller may free
+ * what f uses (gort_ticker_free, gort_chan_free). A periodic timer that a
+ * second M found due while the first was still in f used to run f twice at
+ * once, and `running`, a flag, was cleared by the first to finish: freeing
+ * a ticker's channel then raced with a send into it (issue 12).
+ *
+ * Deadlines saturate: now + ns past INT64_MAX is INT64_MAX, a timer that
+ * never fires (Go caps the same way); rt_when_after computes it.
+ *
  * Locks (ranks in lock.h): adding a timer releases timerslock before it
  * takes sched.lock to wake the watcher; only procresize holds sched.lock
  * while it moves a dying P's timers.
@@ -145,6 +162,8 @@ void rt_addtimer(rt_timer *t)
     rt_lock_acquire(&pp->timerslock);
     if (rt_load_relaxed(&t->pp) != NULL)
         rt_throw("addtimer: timer already in a heap");
+    rt_store_relaxed(&t->stopped, 0);
+    rt_store_rel(&t->home, pp);
     heappush(pp, t);
     bool first = pp->timers[0] == t;
     int64_t when = t->when;
@@ -170,15 +189,55 @@ bool rt_deltimer(rt_timer *t)
     }
 }
 
-/* deltimer_sync: as deltimer, and if f is running right now (it was
- * popped, or is periodic and re-armed), wait until it returns, so the
- * caller may free what f uses. Must not be called from f itself. */
+/* deltimer_sync: as deltimer, and if f is running right now, wait until it
+ * has returned and a periodic timer has been put back, then take it out
+ * again: afterwards f is not running and will not run, so the caller may
+ * free what f uses. Must not be called from f itself. */
 bool rt_deltimer_sync(rt_timer *t)
 {
-    bool removed = rt_deltimer(t);
+    bool removed = false;
+    for (;;) {
+        rt_p *home = rt_load_acq(&t->home);
+        if (home == NULL)
+            return false; /* never added */
+        rt_lock_acquire(&home->timerslock);
+        if (rt_load_relaxed(&t->home) != home) { /* moved by procresize meanwhile */
+            rt_lock_release(&home->timerslock);
+            continue;
+        }
+        rt_store(&t->stopped, 1);
+        if (t->pp == home) {
+            heapremove(home, t->idx);
+            removed = true;
+        }
+        rt_lock_release(&home->timerslock);
+        break;
+    }
     while (rt_load_acq(&t->running))
         rt_osyield();
     return removed;
+}
+
+int64_t rt_when_after(int64_t now, int64_t ns)
+{
+    int64_t when;
+    if (ns <= 0)
+        return now;
+    if (__builtin_add_overflow(now, ns, &when))
+        return INT64_MAX;
+    return when;
+}
+
+/* The next tick of a periodic timer that was due at when: the first
+ * when + k * period (k >= 1) after now, or INT64_MAX (never) past the end
+ * of time. now >= when. */
+static int64_t nexttick(int64_t when, int64_t period, int64_t now)
+{
+    int64_t k = 1 + (now - when) / period;
+    int64_t step, next;
+    if (__builtin_mul_overflow(k, period, &step) || __builtin_add_overflow(when, step, &next))
+        return INT64_MAX;
+    return next;
 }
 
 /* checktimers: run pp's due timers (now == 0: read the clock if needed).
@@ -200,21 +259,37 @@ int64_t rt_checktimers(rt_p *pp, int64_t now, bool *ran)
         void (*f)(void *, uintptr_t) = t->f;
         void *arg = t->arg;
         uintptr_t seq = t->seq;
+        int64_t period = t->period, when = t->when;
         /* running is set before pp is cleared (both seq_cst): whoever sees
          * the timer gone from its heap also sees it running. */
         rt_store(&t->running, 1);
-        if (t->period > 0) {
-            /* Re-arm before running, as Go does, skipping missed ticks. */
-            int64_t delta = t->when - now;
-            t->when += t->period * (1 + -delta / t->period);
-            siftdown(pp->timers, pp->ntimers, 0);
-            update0(pp);
-        } else {
-            heapremove(pp, 0);
-        }
+        heapremove(pp, 0);
         rt_lock_release(&pp->timerslock);
         f(arg, seq);
-        rt_store_rel(&t->running, 0);
+        if (period > 0) {
+            /* Back in the heap only now, so that f never runs twice at
+             * once (a 1 ns ticker is due again before f returns), and not
+             * at all once rt_deltimer_sync stopped it. The timer is ours
+             * until running clears: nobody else writes when. */
+            int64_t tick = nexttick(when, period, rt_nanotime());
+            rt_lock_acquire(&pp->timerslock);
+            bool first = false;
+            if (!rt_load_relaxed(&t->stopped)) {
+                t->when = tick;
+                heappush(pp, t);
+                first = pp->timers[0] == t;
+            }
+            rt_store_rel(&t->running, 0);
+            rt_lock_release(&pp->timerslock);
+            if (first)
+                wake_timerm(tick);
+        } else {
+            /* A one-shot timer may already be reused here (gort_sleep's
+             * lives in the G that f just readied): only running is
+             * touched, and a reuse waits for it in rt_addtimer's caller's
+             * next rt_deltimer_sync, if any. */
+            rt_store_rel(&t->running, 0);
+        }
         *ran = true;
         rt_lock_acquire(&pp->timerslock);
     }
@@ -246,10 +321,13 @@ void rt_timers_move(rt_p *to, rt_p *from)
         }
         rt_timer *t = from->timers[from->ntimers - 1];
         heapremove(from, from->ntimers - 1);
-        rt_lock_release(&from->timerslock);
-        rt_lock_acquire(&to->timerslock);
+        /* Both locks, as Go's procresize holds both: a foreign thread's
+         * rt_deltimer_sync must find the timer in one heap or the other. */
+        rt_lock_acquire_rank(&to->timerslock, RT_RANK_TIMERS2);
+        rt_store_rel(&t->home, to);
         heappush(to, t);
         rt_lock_release(&to->timerslock);
+        rt_lock_release(&from->timerslock);
     }
 }
 
@@ -282,10 +360,7 @@ GORT_API void gort_sleep(int64_t ns)
         return;
     }
     rt_timer *t = &gp->timer;
-    int64_t when = rt_nanotime() + ns;
-    if (when < 0) /* overflow: sleep "forever" */
-        when = INT64_MAX;
-    t->when = when;
+    t->when = rt_when_after(rt_nanotime(), ns); /* INT64_MAX: for ever */
     t->period = 0;
     t->f = goroutine_ready;
     t->arg = gp;
