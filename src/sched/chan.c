@@ -34,6 +34,18 @@
  * first. Lock rank RT_RANK_CHAN, lowest: nothing else is held when a
  * channel lock is taken, and select takes several in address order.
  *
+ * Freed channels (gort_chan_free) are poisoned (magic = CHAN_FREED, with
+ * an atomic store the optimiser cannot drop as dead, as it dropped the
+ * plain store before free()) and held in a quarantine, as mimalloc's debug
+ * mode holds freed blocks, before their memory goes back to malloc: the
+ * last QUARANTINE_N channels, up to QUARANTINE_BYTES. Any use of one of
+ * them (send, receive, close, select, len, a second free) is then reliably
+ * "fatal error: use of a freed channel" naming the goroutine, instead of a
+ * wait on a lock word malloc has overwritten. Past the quarantine the
+ * memory is reused and a use may go unseen: C cannot do better without a
+ * collector. A ticker's channel belongs to the ticker: gort_chan_free of it
+ * is a fatal error (gort_ticker_free frees both).
+ *
  * Fast paths read closed, qcount and the queue heads without the lock (as
  * Go's chansend/chanrecv do for non-blocking operations): each is a single
  * atomic word, and a stale read only makes a non-blocking op fail that a
@@ -65,8 +77,19 @@ struct gort_chan {
     rt_waitq recvq, sendq;
     /* second line: read-only or rarely touched */
     uint32_t magic __attribute__((aligned(RT_CACHELINE)));
+    bool ticker;              /* owned by the ticker below */
     rt_timer *timer;          /* gort_after / ticker, or NULL */
+    size_t bytes;             /* allocation size, for the quarantine */
+    /* A ticker lives in its channel's header: freed and quarantined with
+     * it, so a second gort_ticker_free reads poisoned memory, not memory
+     * malloc has reused. */
+    struct gort_ticker {
+        uint32_t magic;       /* TICKER_MAGIC; CHAN_FREED once freed */
+        gort_chan_t *c;
+    } tk;
 };
+
+#define TICKER_MAGIC 0x7469636bu /* "tick" */
 
 #define CHAN_HDR ((sizeof(gort_chan_t) + 63) & ~(size_t)63)
 _Static_assert(offsetof(gort_chan_t, sendq) + sizeof(rt_waitq) <= 64, "hot channel fields span one line");
@@ -137,8 +160,50 @@ void rt_sudog_wake(rt_sudog *sg)
 
 static inline void checkchan(gort_chan_t *c)
 {
-    if (rt_unlikely(c->magic != CHAN_MAGIC))
-        rt_throwf("use of %s channel %p", c->magic == CHAN_FREED ? "a freed" : "an invalid", (void *)c);
+    uint32_t m = rt_load_relaxed(&c->magic);
+    if (rt_unlikely(m != CHAN_MAGIC))
+        rt_throwf("use of %s channel %p", m == CHAN_FREED ? "a freed" : "an invalid", (void *)c);
+}
+
+/* ---- the quarantine of freed channels --------------------------------------- */
+
+#define QUARANTINE_N 256
+#define QUARANTINE_BYTES ((size_t)1 << 20)
+
+static struct {
+    rt_lock lock;
+    gort_chan_t *ring[QUARANTINE_N];
+    uint32_t head, n;
+    size_t bytes;
+} quarantine = {.lock = {0, RT_RANK_LEAF}};
+
+/* Poison c and park it; free what falls out of the quarantine. */
+static void chanrelease(gort_chan_t *c)
+{
+    rt_store_relaxed(&c->magic, CHAN_FREED);
+    gort_chan_t *out[QUARANTINE_N + 1];
+    int nout = 0;
+    if (c->bytes > QUARANTINE_BYTES / 4) {
+        out[nout++] = c; /* too big to hold: poisoned, freed at once */
+    } else {
+        rt_lock_acquire(&quarantine.lock);
+        quarantine.ring[(quarantine.head + quarantine.n) % QUARANTINE_N] = c;
+        quarantine.n++;
+        quarantine.bytes += c->bytes;
+        while (quarantine.n > QUARANTINE_N - 1 || quarantine.bytes > QUARANTINE_BYTES) {
+            gort_chan_t *old = quarantine.ring[quarantine.head];
+            quarantine.head = (quarantine.head + 1) % QUARANTINE_N;
+            quarantine.n--;
+            quarantine.bytes -= old->bytes;
+            out[nout++] = old;
+        }
+        rt_lock_release(&quarantine.lock);
+    }
+    /* The poison is an atomic store, and the compiler must assume free()
+     * reads the memory: it cannot be dropped as a dead store. */
+    __asm__ volatile("" : : "r"(c) : "memory");
+    for (int i = 0; i < nout; i++)
+        free(out[i]);
 }
 
 static inline unsigned char *chanbuf(gort_chan_t *c, size_t i)
@@ -400,11 +465,12 @@ GORT_API gort_chan_t *gort_chan_make(size_t elem_size, size_t cap)
         return NULL;
     if (elem_size != 0 && cap > (SIZE_MAX - CHAN_HDR - 64) / elem_size)
         return NULL;
-    size_t bytes = CHAN_HDR + elem_size * cap;
-    gort_chan_t *c = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    size_t bytes = (CHAN_HDR + elem_size * cap + 63) & ~(size_t)63;
+    gort_chan_t *c = aligned_alloc(64, bytes);
     if (c == NULL)
         return NULL;
     memset(c, 0, sizeof(*c));
+    c->bytes = bytes;
     rt_lock_init(&c->lock, RT_RANK_CHAN);
     c->magic = CHAN_MAGIC;
     c->elemsize = (uint32_t)elem_size;
@@ -412,11 +478,20 @@ GORT_API gort_chan_t *gort_chan_make(size_t elem_size, size_t cap)
     return c;
 }
 
+static void chanfree(gort_chan_t *c);
+
 GORT_API void gort_chan_free(gort_chan_t *c)
 {
     if (c == NULL)
         return;
     checkchan(c);
+    if (c->ticker)
+        rt_throwf("gort_chan_free: channel %p belongs to a ticker (free it with gort_ticker_free)", (void *)c);
+    chanfree(c);
+}
+
+static void chanfree(gort_chan_t *c)
+{
     if (c->timer != NULL)
         rt_deltimer_sync(c->timer); /* its callback sends on c */
     rt_lock_acquire(&c->lock);
@@ -424,9 +499,9 @@ GORT_API void gort_chan_free(gort_chan_t *c)
     rt_lock_release(&c->lock);
     if (waiters)
         rt_throwf("gort_chan_free: channel %p has blocked goroutines", (void *)c);
-    c->magic = CHAN_FREED;
     free(c->timer);
-    free(c);
+    c->timer = NULL;
+    chanrelease(c);
 }
 
 GORT_API void gort_chan_send(gort_chan_t *c, const void *elem)
@@ -512,10 +587,6 @@ GORT_API size_t gort_chan_cap(gort_chan_t *c)
 
 /* ---- timer channels (Go: time.After, time.Ticker) -------------------------------- */
 
-struct gort_ticker {
-    gort_chan_t *c;
-};
-
 /* Timer callback: a non-blocking send of the time (Go's sendTime). The
  * channel has room for one; a tick nobody took yet makes this one drop. */
 static void sendtime(void *arg, uintptr_t seq)
@@ -557,22 +628,36 @@ GORT_API gort_ticker_t *gort_ticker_new(int64_t period_ns)
         return NULL;
     if (!rt_load_relaxed(&rt_booted))
         rt_throw("gort_ticker_new called before the runtime started (use gort_main or gort_run)");
-    gort_ticker_t *t = malloc(sizeof(*t));
-    if (t == NULL)
+    gort_chan_t *c = timerchan(period_ns, period_ns);
+    if (c == NULL)
         return NULL;
-    t->c = timerchan(period_ns, period_ns);
-    if (t->c == NULL) {
-        free(t);
-        return NULL;
-    }
-    return t;
+    c->ticker = true;
+    c->tk.c = c;
+    rt_store_relaxed(&c->tk.magic, TICKER_MAGIC);
+    return &c->tk;
 }
 
-GORT_API gort_chan_t *gort_ticker_chan(gort_ticker_t *t) { return t != NULL ? t->c : NULL; }
+static void checkticker(gort_ticker_t *t)
+{
+    uint32_t m = rt_load_relaxed(&t->magic);
+    if (rt_unlikely(m != TICKER_MAGIC))
+        rt_throwf("use of %s ticker %p", m == CHAN_FREED ? "a freed" : "an invalid", (void *)t);
+}
+
+GORT_API gort_chan_t *gort_ticker_chan(gort_ticker_t *t)
+{
+    if (t == NULL)
+        return NULL;
+    checkticker(t);
+    return t->c;
+}
 
 GORT_API void gort_ticker_stop(gort_ticker_t *t)
 {
-    if (t != NULL && t->c->timer != NULL)
+    if (t == NULL)
+        return;
+    checkticker(t);
+    if (t->c->timer != NULL)
         rt_deltimer_sync(t->c->timer);
 }
 
@@ -580,6 +665,7 @@ GORT_API void gort_ticker_free(gort_ticker_t *t)
 {
     if (t == NULL)
         return;
-    gort_chan_free(t->c);
-    free(t);
+    checkticker(t);
+    rt_store_relaxed(&t->magic, CHAN_FREED);
+    chanfree(t->c);
 }

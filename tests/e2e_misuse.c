@@ -1,0 +1,77 @@
+/* e2e_misuse.c - misuse found by the bad-input sweep (issue 12): each case
+ * must end with Go's kind of message naming the goroutine and exit status
+ * 2, never a hang, a silent death or corruption. Run by ctest through
+ * expect.sh (tests/CMakeLists.txt, "misuse.*").
+ *
+ * Freed channels (item 4): send, recv, close, select, len, trysend after
+ * gort_chan_free; a double gort_chan_free; a double free of a gort_after
+ * channel (fired or not); gort_chan_free of a ticker's channel; a double
+ * gort_ticker_free. Each used to wait for ever on a lock word malloc had
+ * overwritten, because the poisoning store was dropped as dead. */
+#include <gort.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static gort_chan_t *freed_chan(size_t cap)
+{
+    gort_chan_t *c = gort_chan_make(sizeof(int), cap);
+    gort_chan_free(c);
+    /* churn malloc a little, as a program would before the misuse */
+    for (int i = 0; i < 100; i++)
+        free(malloc((size_t)(16 + i * 8)));
+    return c;
+}
+
+int gort_main(int argc, char **argv)
+{
+    const char *m = argc > 1 ? argv[1] : "";
+    int v = 1;
+    if (!strcmp(m, "freed_send")) {
+        gort_chan_send(freed_chan(0), &v);
+    } else if (!strcmp(m, "freed_send_buffered")) {
+        gort_chan_send(freed_chan(4), &v);
+    } else if (!strcmp(m, "freed_recv")) {
+        gort_chan_recv(freed_chan(0), &v);
+    } else if (!strcmp(m, "freed_close")) {
+        gort_chan_close(freed_chan(1));
+    } else if (!strcmp(m, "freed_trysend")) {
+        gort_chan_trysend(freed_chan(1), &v);
+    } else if (!strcmp(m, "freed_len")) {
+        (void)gort_chan_len(freed_chan(1));
+    } else if (!strcmp(m, "freed_select")) {
+        gort_chan_t *ok = gort_chan_make(sizeof(int), 0);
+        gort_select_case_t cs[2] = {{.chan = ok, .dir = GORT_SELECT_RECV, .elem = &v},
+                                    {.chan = freed_chan(0), .dir = GORT_SELECT_RECV, .elem = &v}};
+        gort_select(cs, 2, true);
+    } else if (!strcmp(m, "double_chan_free")) {
+        gort_chan_free(freed_chan(2));
+    } else if (!strcmp(m, "double_after_free")) {
+        gort_chan_t *t = gort_after(1000);
+        gort_sleep(2 * 1000 * 1000);
+        gort_chan_free(t);
+        gort_chan_free(t);
+    } else if (!strcmp(m, "double_after_free_unfired")) {
+        gort_chan_t *t = gort_after(1000LL * 1000 * 1000);
+        gort_chan_free(t);
+        gort_chan_free(t);
+    } else if (!strcmp(m, "free_ticker_chan")) {
+        gort_ticker_t *tk = gort_ticker_new(1000 * 1000);
+        gort_chan_free(gort_ticker_chan(tk));
+    } else if (!strcmp(m, "double_ticker_free")) {
+        gort_ticker_t *tk = gort_ticker_new(1000);
+        gort_chan_recv(gort_ticker_chan(tk), NULL);
+        gort_ticker_free(tk);
+        gort_ticker_free(tk);
+    } else if (!strcmp(m, "freed_ticker_chan")) {
+        gort_ticker_t *tk = gort_ticker_new(1000);
+        gort_ticker_free(tk);
+        gort_chan_recv(gort_ticker_chan(tk), NULL);
+    } else {
+        fprintf(stderr, "unknown case %s\n", m);
+        return 100;
+    }
+    printf("%s: no error\n", m);
+    return 1;
+}
