@@ -7,9 +7,14 @@
  * gort_chan_free; a double gort_chan_free; a double free of a gort_after
  * channel (fired or not); gort_chan_free of a ticker's channel; a double
  * gort_ticker_free. Each used to wait for ever on a lock word malloc had
- * overwritten, because the poisoning store was dropped as dead. */
+ * overwritten, because the poisoning store was dropped as dead.
+ *
+ * Signals (items 5 and 7): an integer divide by zero, __builtin_trap
+ * (SIGILL) and abort() in a goroutine died silently with 136/132/134; a
+ * fault at a non-nil address was called a nil dereference. */
 #include <gort.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +27,37 @@ static gort_chan_t *freed_chan(size_t cap)
     for (int i = 0; i < 100; i++)
         free(malloc((size_t)(16 + i * 8)));
     return c;
+}
+
+static volatile int zero;
+
+static void divide(void *arg)
+{
+    *(volatile int *)arg = 100 / zero;
+}
+
+static void trap(void *arg)
+{
+    (void)arg;
+    __builtin_trap();
+}
+
+static void aborter(void *arg)
+{
+    (void)arg;
+    abort();
+}
+
+static void wild(void *arg)
+{
+    (void)arg;
+    *(volatile int *)(uintptr_t)0xdeadbeef = 1;
+}
+
+static void run_and_wait(void (*fn)(void *), void *arg)
+{
+    gort_go(fn, arg);
+    gort_sleep(10LL * 1000 * 1000 * 1000);
 }
 
 int gort_main(int argc, char **argv)
@@ -68,6 +104,21 @@ int gort_main(int argc, char **argv)
         gort_ticker_t *tk = gort_ticker_new(1000);
         gort_ticker_free(tk);
         gort_chan_recv(gort_ticker_chan(tk), NULL);
+    } else if (!strcmp(m, "divide_by_zero")) {
+        run_and_wait(divide, &v);
+    } else if (!strcmp(m, "sigill")) {
+        run_and_wait(trap, NULL);
+    } else if (!strcmp(m, "abort")) {
+        run_and_wait(aborter, NULL);
+    } else if (!strcmp(m, "fault_address")) {
+        run_and_wait(wild, NULL);
+    } else if (!strcmp(m, "nil_deref_offset")) {
+        struct big {
+            char pad[0x18];
+            int field;
+        };
+        struct big *volatile nil = NULL;
+        ((volatile struct big *)nil)->field = 1; /* a field of a NULL struct pointer: addr=0x18 */
     } else {
         fprintf(stderr, "unknown case %s\n", m);
         return 100;

@@ -40,11 +40,20 @@
  * watchdog, re-armed per goroutine printed), so a report that blocks on
  * something (a loader lock) still ends the process with status 2.
  *
- * Signals: SIGSEGV/SIGBUS get a handler on each M's alternate signal stack
- * (installed only if the program had none). A fault in a goroutine's guard
- * page is "fatal error: stack overflow"; another fault in a goroutine is
- * Go's nil-dereference panic; a fault on a thread gort does not run
- * goroutines on is passed to the previous disposition. */
+ * Signals (handlers run on each M's alternate signal stack; each installed
+ * only where the program left the default), as Go's sighandler/sigpanic:
+ *   SIGSEGV, SIGBUS  in a goroutine's guard page: "fatal error: stack
+ *                    overflow"; below 4 KiB: the nil-dereference panic;
+ *                    elsewhere: "unexpected fault address 0x..." and
+ *                    "fatal error: fault" (every goroutine);
+ *   SIGFPE           "panic: runtime error: integer divide by zero" (or
+ *                    integer overflow, floating point error);
+ *   SIGILL           "SIGILL: illegal instruction", PC line, every goroutine;
+ *   SIGABRT          "SIGABRT: abort", PC line, every goroutine, then the
+ *                    process dies of SIGABRT (core dumps keep working);
+ * each with Go's "[signal SIGxxx: ... code= addr= pc=]" line where Go
+ * prints one. A fault on a thread gort does not run goroutines on goes to
+ * the previous disposition. GORTTRACEBACK=crash aborts after the report. */
 #include "debug.h"
 #include "../sched/sched.h"
 #include "../boot/boot.h"
@@ -398,16 +407,35 @@ void rt_stack_overflow_canary(rt_g *gp)
 
 #define ALTSTACK_SIZE (64 * 1024)
 
-static struct sigaction old_segv, old_bus;
+/* The dispositions gort replaced (a fault on a thread gort does not run
+ * goroutines on goes there). */
+static struct sigaction oldact[NSIG];
 
+/* Go's names (signal_linux.go sigtable), printed as "SIGSEGV: segmentation
+ * violation" in the [signal ...] line and at the head of a dump. */
 static const char *signame(int sig)
 {
-    return sig == SIGSEGV ? "SIGSEGV: segmentation violation" : sig == SIGBUS ? "SIGBUS: bus error" : "signal";
+    switch (sig) {
+    case SIGSEGV:
+        return "SIGSEGV: segmentation violation";
+    case SIGBUS:
+        return "SIGBUS: bus error";
+    case SIGFPE:
+        return "SIGFPE: floating-point exception";
+    case SIGILL:
+        return "SIGILL: illegal instruction";
+    case SIGABRT:
+        return "SIGABRT: abort";
+    case SIGQUIT:
+        return "SIGQUIT: quit";
+    default:
+        return "signal";
+    }
 }
 
 static void chain(int sig, siginfo_t *info, void *uctx)
 {
-    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+    struct sigaction *old = &oldact[sig];
     if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction != NULL) {
         old->sa_sigaction(sig, info, uctx);
         return;
@@ -443,6 +471,8 @@ static rt_g *smashed_canary(void)
     return found;
 }
 
+/* Synchronous faults: SIGSEGV, SIGBUS, SIGFPE. In a goroutine, Go's
+ * sigpanic; elsewhere, the program's handler or the default. */
 static void sighandler(int sig, siginfo_t *info, void *uctx)
 {
     ucontext_t *uc = uctx;
@@ -483,11 +513,25 @@ static void sighandler(int sig, siginfo_t *info, void *uctx)
                    (sp < gp->stk.lo && (gp->stk.lo - sp < gp->stk.hi - gp->stk.lo ||
                                         (base != 0 && sp + 65536 >= base)));
     }
+    /* Go's sigpanic, case by case: a fault below 4 KiB is a nil
+     * dereference (a panic); any other fault address is "unexpected fault
+     * address" and a throw (all goroutines); SIGFPE is a divide panic. */
+    bool all = rt_debug.traceback >= RT_TB_ALL;
     if (overflow) {
         overflow_message(gp, sp);
         rt_printf("fatal error: stack overflow\n");
     } else {
-        rt_printf("panic: runtime error: invalid memory address or nil pointer dereference\n");
+        if (sig == SIGFPE) {
+            rt_printf("panic: runtime error: %s\n", info->si_code == FPE_INTDIV   ? "integer divide by zero"
+                                                   : info->si_code == FPE_INTOVF ? "integer overflow"
+                                                                                 : "floating point error");
+        } else if (addr < 4096) {
+            rt_printf("panic: runtime error: invalid memory address or nil pointer dereference\n");
+        } else {
+            rt_printf("unexpected fault address 0x%lx\n", (unsigned long)addr);
+            rt_printf("fatal error: fault\n");
+            all = true;
+        }
         rt_printf("[signal %s code=0x%x addr=0x%lx pc=0x%lx]\n", signame(sig), info->si_code,
                   (unsigned long)addr, (unsigned long)pc);
     }
@@ -496,27 +540,36 @@ static void sighandler(int sig, siginfo_t *info, void *uctx)
          * skip our own two frames and the kernel's sigreturn trampoline. */
         rt_printf("\n");
         print_running(gp, 3);
-        if (rt_debug.traceback >= RT_TB_ALL)
+        if (all)
             rt_dump_all(gp);
     }
     finish();
 }
 
-/* SIGQUIT (Go: the _SigThrow path of sighandler): "SIGQUIT: quit", then
- * every goroutine with its wait reason, exit status 2. See rt_initsig for
- * when it is installed. */
-static void sigquit_handler(int sig, siginfo_t *info, void *uctx)
+/* Signals Go throws on (the _SigThrow path of sighandler): SIGQUIT, a
+ * SIGILL in a goroutine, SIGABRT. "SIGQUIT: quit" (Go's name), the PC line,
+ * then every goroutine with its wait reason; exit status 2, except that
+ * SIGABRT then dies by SIGABRT, as a C program's abort() must (core dumps,
+ * a parent's WTERMSIG). See rt_initsig for when each is installed. */
+static void sigthrow(int sig, siginfo_t *info, void *uctx)
 {
-    (void)sig;
     ucontext_t *uc = uctx;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    enter_dying();
     rt_g *g = rt_getg();
     rt_m *mp = g != NULL ? g->m : NULL;
     rt_g *gp = rt_curg();
+    if (sig == SIGILL && (rt_load(&dying) || gp == NULL)) {
+        chain(sig, info, uctx); /* not a goroutine's: the program's or the default */
+        return;
+    }
+    if (sig == SIGABRT && rt_load(&dying)) { /* abort() inside a fatal report */
+        signal(SIGABRT, SIG_DFL);
+        return;
+    }
+    enter_dying();
     if (mp != NULL)
         mp->throwing = 1;
-    rt_printf("SIGQUIT: quit\n");
+    rt_printf("%s\n", signame(sig));
     rt_printf("PC=0x%lx m=%lld sigcode=%d\n", (unsigned long)pc, (long long)(mp != NULL ? mp->id : -1),
               info->si_code);
     if (rt_debug.traceback > RT_TB_NONE) {
@@ -526,6 +579,14 @@ static void sigquit_handler(int sig, siginfo_t *info, void *uctx)
         }
         rt_dump_all(gp);
     }
+    if (sig == SIGABRT) {
+        /* Die of the signal itself: default disposition, and the raise is
+         * delivered when this handler returns (the mask blocks it until
+         * then); abort() would do the same if we returned to it. */
+        signal(SIGABRT, SIG_DFL);
+        raise(SIGABRT);
+        return;
+    }
     finish();
 }
 
@@ -533,25 +594,31 @@ void rt_initsig(bool owns_main)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = sighandler;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigfillset(&sa.sa_mask);
-    struct sigaction cur;
-    if (sigaction(SIGSEGV, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
-        sigaction(SIGSEGV, &sa, &old_segv);
-    }
-    if (sigaction(SIGBUS, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
-        sigaction(SIGBUS, &sa, &old_bus);
-    }
-    /* SIGQUIT: as Go, also when the program was started with it ignored
-     * (a background job of a non-interactive shell inherits SIG_IGN for
-     * SIGINT and SIGQUIT; Go keeps only SIGHUP and SIGINT ignored), but
-     * only when gort owns main: an embedding program that ignores SIGQUIT
-     * may mean it. */
-    if (sigaction(SIGQUIT, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
-        (cur.sa_handler == SIG_DFL || (owns_main && cur.sa_handler == SIG_IGN))) {
-        sa.sa_sigaction = sigquit_handler;
-        sigaction(SIGQUIT, &sa, NULL);
+    /* Faults and throw signals get gort's handler only where the program
+     * left the default disposition (its own handler wins). */
+    static const struct {
+        int sig;
+        void (*h)(int, siginfo_t *, void *);
+    } table[] = {
+        {SIGSEGV, sighandler}, {SIGBUS, sighandler}, {SIGFPE, sighandler},
+        {SIGILL, sigthrow},    {SIGABRT, sigthrow},  {SIGQUIT, sigthrow},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        int sig = table[i].sig;
+        struct sigaction cur;
+        if (sigaction(sig, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO))
+            continue;
+        /* SIGQUIT: as Go, also when the program was started with it
+         * ignored (a background job of a non-interactive shell inherits
+         * SIG_IGN for SIGINT and SIGQUIT; Go keeps only SIGHUP and SIGINT
+         * ignored), but only when gort owns main: an embedding program
+         * that ignores SIGQUIT may mean it. */
+        if (cur.sa_handler != SIG_DFL && !(sig == SIGQUIT && owns_main && cur.sa_handler == SIG_IGN))
+            continue;
+        sa.sa_sigaction = table[i].h;
+        sigaction(sig, &sa, &oldact[sig]);
     }
     /* Load the unwinder's frame tables now, not inside a signal handler. */
     unwstate st = {.n = 0};
