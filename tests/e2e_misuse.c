@@ -9,6 +9,11 @@
  * gort_ticker_free. Each used to wait for ever on a lock word malloc had
  * overwritten, because the poisoning store was dropped as dead.
  *
+ * Sync (items 10, 11): a gort_once_do whose function calls gort_goexit
+ * marks the Once done, as Go (it used to deadlock the next call); a
+ * release past 2^32 - 1 units of a gort_sema_t is a fatal error (it
+ * wrapped to 0).
+ *
  * Signals (items 5 and 7): an integer divide by zero, __builtin_trap
  * (SIGILL) and abort() in a goroutine died silently with 136/132/134; a
  * fault at a non-nil address was called a nil dereference. */
@@ -28,6 +33,9 @@ static gort_chan_t *freed_chan(size_t cap)
         free(malloc((size_t)(16 + i * 8)));
     return c;
 }
+
+#define CHECKV(c) \
+    do { if (!(c)) { printf("check failed: %s\n", #c); return 1; } } while (0)
 
 static volatile int zero;
 
@@ -52,6 +60,36 @@ static void wild(void *arg)
 {
     (void)arg;
     *(volatile int *)(uintptr_t)0xdeadbeef = 1;
+}
+
+static int once_runs;
+static gort_once_t once;
+static gort_waitgroup_t wg;
+
+static void once_fn_exits(void *arg)
+{
+    (void)arg;
+    once_runs++;
+    gort_goexit();
+}
+
+static void once_fn(void *arg)
+{
+    (void)arg;
+    once_runs++;
+}
+
+static void once_goroutine(void *arg)
+{
+    (void)arg;
+    gort_once_do(&once, once_fn_exits, NULL);
+    printf("gort_goexit returned\n");
+}
+
+static void wg_done_on_exit(void *arg)
+{
+    gort_wg_done(&wg);
+    once_goroutine(arg);
 }
 
 static void run_and_wait(void (*fn)(void *), void *arg)
@@ -119,6 +157,23 @@ int gort_main(int argc, char **argv)
         };
         struct big *volatile nil = NULL;
         ((volatile struct big *)nil)->field = 1; /* a field of a NULL struct pointer: addr=0x18 */
+    } else if (!strcmp(m, "once_goexit")) {
+        gort_wg_add(&wg, 1);
+        gort_go(wg_done_on_exit, NULL);
+        gort_wg_wait(&wg);
+        gort_sleep(10 * 1000 * 1000); /* the goroutine has run once_do and exited */
+        gort_once_do(&once, once_fn, NULL); /* must not block, must not run */
+        printf("once ok, runs=%d\n", once_runs);
+        return once_runs == 1 ? 0 : 1;
+    } else if (!strcmp(m, "sema_overflow")) {
+        gort_sema_t s = GORT_SEMA_INIT(UINT32_MAX);
+        gort_sema_release(&s);
+    } else if (!strcmp(m, "sema_max")) {
+        gort_sema_t s = GORT_SEMA_INIT(UINT32_MAX - 1);
+        gort_sema_release(&s); /* up to 2^32 - 1 units is fine */
+        CHECKV(gort_sema_tryacquire(&s));
+        printf("sema ok\n");
+        return 0;
     } else {
         fprintf(stderr, "unknown case %s\n", m);
         return 100;

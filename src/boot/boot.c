@@ -162,8 +162,32 @@ static void runtime_main(void *arg)
 
 int rt_bootstrap(int argc, char **argv, char **envp, int (*umain)(int, char **), void *g0_sp)
     __attribute__((used));
+/* gort_main when a constructor's gort_run booted the runtime first: the
+ * main goroutine of a gort_run that never returns (exit ends the process).
+ * It drops gort_run's wake-up, so a gort_goexit here behaves as in
+ * goroutine 1 of a normal boot: the program runs until the others end. */
+static void ctor_booted_main(void *arg)
+{
+    (void)arg;
+    rt_curg()->mainrun = NULL;
+    int ret = user_main(rt_argc, rt_argv);
+    rt_malloc_exitcheck();
+    fflush(NULL);
+    exit(ret);
+}
+
 int rt_bootstrap(int argc, char **argv, char **envp, int (*umain)(int, char **), void *g0_sp)
 {
+    if (rt_load(&rt_booted)) {
+        /* A constructor called gort_run before main() (issue 12): the
+         * runtime is already up, embedded, with no M0. This thread runs no
+         * goroutines; it waits, as gort_run's caller does, while gort_main
+         * runs as a main goroutine and exits the process. */
+        user_main = umain;
+        gort_run(ctor_booted_main, NULL);
+        for (;;)
+            pause();
+    }
     rt_args(argc, argv, envp);
     rt_osinit();
     rt_schedinit(true);

@@ -1125,6 +1125,11 @@ void rt_goexit1(void)
     rt_g *gp = rt_getg();
     if (rt_unlikely(rt_readgstatus(gp) == G_SYSCALL))
         rt_throw("goexit between gort_entersyscall and gort_exitsyscall");
+    while (gp->defers != NULL) { /* as Go runs deferred calls on Goexit */
+        rt_defer *d = gp->defers;
+        gp->defers = d->link;
+        d->fn(d->arg);
+    }
     rt_gls_destroy(gp);
     rt_main_goexit_hook(gp);
     rt_mcall(goexit0, true);

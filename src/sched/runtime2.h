@@ -123,6 +123,15 @@ typedef struct rt_waitq {
     rt_sudog *first, *last;         /* first read racily (atomic) for fast paths */
 } rt_waitq;
 
+/* A deferred call run if the goroutine exits (gort_goexit) before the
+ * frame that pushed it returns: Go's defer, for the runtime's own use
+ * (gort_once_do). Lives in that frame; linked from g->defers, newest first. */
+typedef struct rt_defer {
+    void (*fn)(void *arg);
+    void *arg;
+    struct rt_defer *link;
+} rt_defer;
+
 /* A goroutine. Field order puts what the switch and the run queues touch
  * first. Fields marked (owner) are written only by the M running the G or
  * by the M that holds it in a queue it owns. */
@@ -154,6 +163,7 @@ struct rt_g {
         rt_g *gfreebatch;      /* dead, head of a global free batch: next batch */
     };
     void **gls;                /* goroutine-local values, lazily allocated */
+    rt_defer *defers;          /* pending runtime defers, run by goexit */
     void *mainrun;             /* gort_run's wait record if this is its main G */
     union {                    /* a G waits on one thing at a time */
         rt_semawaiter sw;      /* semacquire */

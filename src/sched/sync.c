@@ -275,16 +275,35 @@ GORT_API void gort_rwmutex_unlock(gort_rwmutex_t *rw)
 
 /* ---- Once (Go: sync/once.go) ------------------------------------------------ */
 
+/* Go's Once.Do defers the store of done and the unlock, so they also happen
+ * when f calls runtime.Goexit: the Once is done and later calls return. A
+ * goroutine's pending defers (rt_defer, on its stack) run in rt_goexit1. */
+static void once_finish(void *arg)
+{
+    gort_once_t *o = arg;
+    rt_store_rel(&o->done, 1);
+    gort_mutex_unlock(&o->m);
+}
+
 GORT_API void gort_once_do(gort_once_t *o, void (*fn)(void *), void *arg)
 {
     if (rt_likely(rt_load_acq(&o->done) != 0))
         return;
     gort_mutex_lock(&o->m);
-    if (o->done == 0) {
-        fn(arg);
-        rt_store_rel(&o->done, 1);
+    if (o->done != 0) {
+        gort_mutex_unlock(&o->m);
+        return;
     }
-    gort_mutex_unlock(&o->m);
+    rt_g *gp = rt_curg();
+    rt_defer d = {once_finish, o, NULL};
+    if (gp != NULL) {
+        d.link = gp->defers;
+        gp->defers = &d;
+    }
+    fn(arg);
+    if (gp != NULL)
+        gp->defers = d.link;
+    once_finish(o);
 }
 
 /* ---- Cond (Go: sync/cond.go over runtime notifyList, sema.go) ---------------- */
@@ -401,4 +420,12 @@ GORT_API bool gort_sema_tryacquire(gort_sema_t *s)
     }
 }
 
-GORT_API void gort_sema_release(gort_sema_t *s) { rt_semrelease(&s->count, false); }
+GORT_API void gort_sema_release(gort_sema_t *s)
+{
+    /* 2^32 - 1 units is the most a gort_sema_t holds: one more would wrap
+     * the count to 0 and lose every unit (issue 12). Checked before the
+     * release, so the count is left as it was for the dump. */
+    if (rt_unlikely(rt_load_relaxed(&s->count) == UINT32_MAX))
+        rt_fatal("gort_sema_release: semaphore count overflow");
+    rt_semrelease(&s->count, false);
+}
