@@ -14,6 +14,9 @@
  * release past 2^32 - 1 units of a gort_sema_t is a fatal error (it
  * wrapped to 0).
  *
+ * GORTSTACKSIZE (item 9): 16k..1g, bounds included, one warning for every
+ * value out of range (deep900k needs GORTSTACKSIZE=1m to pass).
+ *
  * Signals (items 5 and 7): an integer divide by zero, __builtin_trap
  * (SIGILL) and abort() in a goroutine died silently with 136/132/134; a
  * fault at a non-nil address was called a nil dereference. */
@@ -92,6 +95,24 @@ static void wg_done_on_exit(void *arg)
     once_goroutine(arg);
 }
 
+static volatile char sink;
+
+/* Recurse until about `arg` bytes of stack are in use. */
+__attribute__((noinline)) static void recurse(long left)
+{
+    volatile char buf[1024];
+    buf[0] = (char)left;
+    if (left > 1024)
+        recurse(left - 1024);
+    sink = buf[0];
+}
+
+static void deep(void *arg)
+{
+    recurse((long)arg);
+    gort_wg_done(&wg);
+}
+
 static void run_and_wait(void (*fn)(void *), void *arg)
 {
     gort_go(fn, arg);
@@ -165,6 +186,12 @@ int gort_main(int argc, char **argv)
         gort_once_do(&once, once_fn, NULL); /* must not block, must not run */
         printf("once ok, runs=%d\n", once_runs);
         return once_runs == 1 ? 0 : 1;
+    } else if (!strcmp(m, "deep900k")) {
+        gort_wg_add(&wg, 1);
+        gort_go(deep, (void *)(900L * 1024));
+        gort_wg_wait(&wg);
+        printf("deep ok\n");
+        return 0;
     } else if (!strcmp(m, "sema_overflow")) {
         gort_sema_t s = GORT_SEMA_INIT(UINT32_MAX);
         gort_sema_release(&s);

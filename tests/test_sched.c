@@ -565,6 +565,16 @@ static void stacks_body(void *arg)
     gort_wg_wait(&wg);
     CHECK(gort_go_stack(deep_user, NULL, 0) == -EINVAL);
     CHECK(gort_go_stack(deep_user, NULL, (size_t)4 << 30) == -EINVAL);
+    /* one range with GORTSTACKSIZE (issue 12): 16 KiB .. 1 GiB, bounds
+     * included; below is out of range, not silently rounded up */
+    CHECK(gort_go_stack(deep_user, NULL, 1) == -EINVAL);
+    CHECK(gort_go_stack(deep_user, NULL, 8 << 10) == -EINVAL);
+    CHECK(gort_go_stack(deep_user, NULL, (16 << 10) - 1) == -EINVAL);
+    CHECK(gort_go_stack(deep_user, NULL, ((size_t)1 << 30) + 1) == -EINVAL);
+    gort_wg_add(&wg, 2);
+    CHECK(gort_go_stack(deep_user, (void *)2048L, 16 << 10) == 0);
+    CHECK(gort_go_stack(deep_user, (void *)(2L * 1024 * 1024), (size_t)1 << 30) == 0);
+    gort_wg_wait(&wg);
     CHECK(gort_go_stack(NULL, NULL, 1 << 20) == -EINVAL);
     /* small stacks of every cached order, reused many times */
     for (int i = 0; i < 20000; i++) {

@@ -125,7 +125,7 @@ static int (*user_main)(int, char **);
  * lazily, so it costs only what is touched), or the default if larger. */
 static int main_stack_order(void)
 {
-    int o = rt_stack_order_for(((size_t)8 << 20) - 4096);
+    int o = rt_stack_order_for((size_t)8 << 20);
     return o > rt_stack_default_order ? o : rt_stack_default_order;
 }
 static uint32_t inits_ran;

@@ -164,8 +164,10 @@ void rt_parsedebugvars(void)
         int64_t v = parsesize(ss);
         if (v > 0 && rt_stack_order_for((size_t)v) >= 0)
             rt_debug.stacksize = v;
+        else if (v > 0)
+            rt_printf("runtime: ignoring GORTSTACKSIZE=%s: out of range (16k..1g)\n", ss);
         else
-            rt_printf("runtime: ignoring invalid GORTSTACKSIZE=%s (16k..1g)\n", ss);
+            rt_printf("runtime: ignoring invalid GORTSTACKSIZE=%s (a size in 16k..1g)\n", ss);
     }
     if (help) {
         rt_print_options();

@@ -125,10 +125,10 @@ size_t rt_stack_order_size(int order) { return slot_size(order) - PAGE; }
 
 int rt_stack_order_for(size_t size)
 {
-    if (size == 0)
+    if (size < RT_STACK_MIN_SIZE || size > RT_STACK_MAX_SIZE)
         return -1;
     for (int o = 0; o < RT_STACK_NORDERS; o++)
-        if (size <= rt_stack_order_size(o))
+        if (size <= slot_size(o))
             return o;
     return -1;
 }

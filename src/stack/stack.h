@@ -13,6 +13,8 @@
 #define RT_STACK_DEFAULT_ORDER 4
 #define RT_STACK_CACHED_ORDERS 6 /* orders 0..5 (<= 512 KiB) have per-P caches */
 #define RT_STACK_CACHE_MAX 16    /* per order per P; refill/release half */
+#define RT_STACK_MIN_SIZE ((size_t)1 << RT_STACK_MIN_SHIFT)                          /* 16 KiB */
+#define RT_STACK_MAX_SIZE ((size_t)1 << (RT_STACK_MIN_SHIFT + RT_STACK_NORDERS - 1)) /* 1 GiB */
 
 /* How a stack's overflow is caught (see docs/stacks.md). */
 enum {
@@ -40,7 +42,10 @@ typedef struct rt_stackcache {
 
 /* stack.c */
 void rt_stackinit(void);
-int rt_stack_order_for(size_t size);            /* -1 if out of range */
+/* The order of a stack of `size` bytes: its reservation (guard page
+ * included) rounded up to a power of two. -1 outside RT_STACK_MIN_SIZE ..
+ * RT_STACK_MAX_SIZE (GORTSTACKSIZE and gort_go_stack share this range). */
+int rt_stack_order_for(size_t size);
 size_t rt_stack_order_size(int order);          /* usable bytes of an order */
 void rt_stackalloc(rt_stackcache *c, int order, rt_stack *out); /* c may be NULL; fatal on OOM */
 void rt_stackfree(rt_stackcache *c, rt_stack *s, bool deep);    /* c may be NULL */
