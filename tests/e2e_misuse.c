@@ -17,6 +17,9 @@
  * GORTSTACKSIZE (item 9): 16k..1g, bounds included, one warning for every
  * value out of range (deep900k needs GORTSTACKSIZE=1m to pass).
  *
+ * A frame larger than the guard page (item 12) is caught as a stack
+ * overflow: the programs built against gort get -fstack-clash-protection.
+ *
  * Signals (items 5 and 7): an integer divide by zero, __builtin_trap
  * (SIGILL) and abort() in a goroutine died silently with 136/132/134; a
  * fault at a non-nil address was called a nil dereference. */
@@ -113,6 +116,18 @@ static void deep(void *arg)
     gort_wg_done(&wg);
 }
 
+/* A frame four times the 16 KiB stack: with -fstack-clash-protection (a
+ * usage requirement of gort::main) its pages are probed from the top, so
+ * the first probe below the stack hits the guard page: "stack overflow".
+ * Without it, buf[0] would land 48 KiB below, in another goroutine's stack. */
+__attribute__((noinline)) static void bigframe(void *arg)
+{
+    volatile char buf[64 << 10];
+    buf[0] = 1;
+    buf[sizeof(buf) - 1] = (char)(long)arg;
+    sink = buf[0];
+}
+
 static void run_and_wait(void (*fn)(void *), void *arg)
 {
     gort_go(fn, arg);
@@ -192,6 +207,9 @@ int gort_main(int argc, char **argv)
         gort_wg_wait(&wg);
         printf("deep ok\n");
         return 0;
+    } else if (!strcmp(m, "big_frame")) {
+        gort_go_stack(bigframe, NULL, 16 << 10);
+        gort_sleep(10LL * 1000 * 1000 * 1000);
     } else if (!strcmp(m, "sema_overflow")) {
         gort_sema_t s = GORT_SEMA_INIT(UINT32_MAX);
         gort_sema_release(&s);

@@ -10,6 +10,8 @@ prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
 libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -n1); libdir=${libdir%/pkgconfig}
 export PKG_CONFIG_PATH=$libdir/pkgconfig
+# the usage requirement users' code gets (docs/stacks.md)
+pkg-config --cflags gort | grep -q -- "-fstack-clash-protection" || { echo "gort.pc lacks -fstack-clash-protection"; exit 1; }
 # runtime plumbing stays out of the public headers
 if grep -rq "gort__rt0_go" "$prefix/include"; then echo "gort__rt0_go is in the installed headers"; exit 1; fi
 export LD_LIBRARY_PATH=$libdir
@@ -37,4 +39,5 @@ set +e
 set -e
 [ "$st" -eq 3 ] || { echo "consumer_main exited $st, want 3"; exit 1; }
 "$work/consumer/consumer_run"
+grep -rqs -- "-fstack-clash-protection" "$work/consumer/CMakeFiles" || { echo "find_package(gort) consumer lacks -fstack-clash-protection"; exit 1; }
 echo "install contract ok"

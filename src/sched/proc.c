@@ -1062,7 +1062,7 @@ rt_g *rt_newproc(void (*fn)(void *), void *arg, uintptr_t callerpc, int order, b
     }
     if (rt_readgstatus(gp) != G_DEAD)
         rt_throw("newproc1: new g is not Gdead");
-    gp->stk.order = (uint8_t)(order != 0 ? order : rt_stack_default_order);
+    gp->stk.order = (uint8_t)(order >= 0 ? order : rt_stack_default_order);
     gp->fn = fn;
     gp->arg = arg;
     gp->gopc = callerpc;
@@ -2078,7 +2078,7 @@ GORT_API void gort_go(void (*fn)(void *), void *arg)
         rt_panic("go of nil func value");
     if (rt_unlikely(!rt_load_relaxed(&rt_booted)))
         rt_throw("gort_go called before the runtime started (use gort_main or gort_run)");
-    rt_newproc(fn, arg, (uintptr_t)__builtin_return_address(0), 0, false);
+    rt_newproc(fn, arg, (uintptr_t)__builtin_return_address(0), -1, false);
     rt_preemptpoint();
 }
 

@@ -73,7 +73,7 @@ void rt_main_started(int delta);
 
 void rt_schedinit_procs(int32_t procs);
 void rt_mstart_m0(void *g0_sp) __attribute__((noreturn));
-rt_g *rt_newproc(void (*fn)(void *), void *arg, uintptr_t callerpc, int order, bool sysg);
+rt_g *rt_newproc(void (*fn)(void *), void *arg, uintptr_t callerpc, int order, bool sysg); /* order -1: the default stack */
 void rt_park(bool (*unlockf)(rt_g *, void *), void *lock, uint8_t reason);
 void rt_parkunlock(rt_lock *l, uint8_t reason);
 void rt_ready(rt_g *gp, bool next);
