@@ -22,8 +22,9 @@
  *
  * Freeing (gort_free; Go has only the collector, this is the optional early
  * free the API offers), the fast path in three steps:
- *   1. pageinfo (arena map -> 2 bytes a page) gives the span class and the
- *      span's base without touching the mspan;
+ *   1. the heap's address range, then pageinfo (arena map -> 2 bytes a
+ *      page) gives the span class and the span's base without touching the
+ *      mspan (rt_findobject's decoding, malloc.h);
  *   2. divmagic gives the object index; the pointer must be an object's
  *      start (else a fatal error naming it);
  *   3. the object goes on the freeing P's free cache for its class
@@ -232,6 +233,20 @@ __attribute__((noreturn, cold)) static void badfree(uintptr_t p, const char *why
     rt_throwf("gort_free(0x%lx): %s", (unsigned long)p, why);
 }
 
+/* p is in no object of an in-use span (rt_findobject said 0): fn, the
+ * call, dies naming it and saying where p is. A pointer into the heap's
+ * free pages may be one freed already (a large object, or a small one
+ * whose span went back to the heap). */
+__attribute__((noreturn, cold, noinline)) static void badpointer(const char *fn, uintptr_t p)
+{
+    uint32_t pg;
+    rt_heaparena *a = rt_heaparenaof(p, &pg);
+    const char *where = a == NULL ? ""
+                        : rt_load_acq(&a->spans[pg]) == NULL ? " (or already freed)"
+                                                             : " (past the last object of its span)";
+    rt_throwf("%s(0x%lx): pointer not allocated by gort%s", fn, (unsigned long)p, where);
+}
+
 /* Free object idx of small span s (validated by the caller). */
 static void free_small(rt_mspan *s, uint32_t idx, uintptr_t p)
 {
@@ -302,28 +317,20 @@ void rt_free_tinyblock(rt_mcache *c, uintptr_t block, bool foreign)
     c->tinyblockfrees++;
 }
 
-/* The slow path of gort_free: large objects, and every pointer
- * whose page is not in a small span (foreign, interior, already freed). */
-__attribute__((noinline)) static void free_slow(uintptr_t p)
+/* gort_free of a pointer whose page is not a small span's (pageinfo 0):
+ * a large object's start, or a fatal error. */
+__attribute__((noinline)) static void free_large(uintptr_t p)
 {
-    rt_mspan *s = rt_spanof(p);
-    if (s == NULL)
-        badfree(p, "pointer not allocated by gort (or already freed)");
-    if (rt_spanclass_size(s->spanclass) == 0) { /* large */
-        if (p != s->base)
-            badfree(p, "not the start of an object");
-        uint64_t bytes = (uint64_t)s->npages << RT_PAGE_SHIFT;
-        rt_mheap_free(s);
-        countfree_large(bytes);
-        return;
-    }
-    if (p >= s->limit)
+    rt_mspan *s;
+    uint32_t idx;
+    uintptr_t base = rt_findobject(p, &s, &idx);
+    if (base == 0 || rt_spanclass_size(s->spanclass) != 0) /* (small: a span made meanwhile) */
+        badpointer("gort_free", p);
+    if (p != base)
         badfree(p, "not the start of an object");
-    uint32_t idx = rt_span_objindex(s, p);
-    uintptr_t start = s->base + (uintptr_t)idx * s->elemsize;
-    if (p != start)
-        badfree(p, "not the start of an object");
-    cachefree(s->spanclass, p);
+    uint64_t bytes = (uint64_t)s->npages << RT_PAGE_SHIFT;
+    rt_mheap_free(s);
+    countfree_large(bytes);
 }
 
 /* A tiny object (or a 16-byte noscan one: same span class) in block. */
@@ -352,17 +359,6 @@ static void freetiny(uintptr_t p, uintptr_t block)
     unlockcache(foreign);
 }
 
-/* The object of a small span's page holding p, from the page's pageinfo
- * (pi != 0): its start, and whether its index is inside the span. */
-static inline uintptr_t pageinfo_objstart(uintptr_t p, uint32_t pi, bool *inspan)
-{
-    int sc = rt_spanclass_size((uint8_t)(pi >> 8));
-    uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
-    uint32_t idx = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
-    *inspan = idx < rt_class_to_nelems[sc];
-    return base + (uintptr_t)idx * rt_class_to_size[sc];
-}
-
 /* Everything but the common case of gort_free: kept out of line so that
  * the fast path below needs no stack frame to speak of. */
 __attribute__((noinline)) static void free_notfast(uintptr_t p, uint32_t pi)
@@ -370,14 +366,14 @@ __attribute__((noinline)) static void free_notfast(uintptr_t p, uint32_t pi)
     if (pi == 0) {
         if (p == 0 || p == (uintptr_t)&zerobase)
             return;
-        free_slow(p);
+        free_large(p);
         return;
     }
     uint8_t spc = (uint8_t)(pi >> 8);
-    bool inspan;
-    uintptr_t start = pageinfo_objstart(p, pi, &inspan);
-    if (!inspan)
-        badfree(p, "not the start of an object");
+    uint32_t idx;
+    uintptr_t start = rt_pageinfo_object(p, pi, &idx);
+    if (idx >= rt_class_to_nelems[rt_spanclass_size(spc)]) /* past the span's last object */
+        badpointer("gort_free", p);
     if (spc == RT_TINY_SPANCLASS) {
         freetiny(p, start);
         return;
@@ -387,9 +383,9 @@ __attribute__((noinline)) static void free_notfast(uintptr_t p, uint32_t pi)
     cachefree(spc, p);
 }
 
-/* gort_free, the fast path (a small object):
- *   1. pageinfo (arena map -> 2 bytes per page) gives the span class and
- *      the span's base without touching the span;
+/* gort_free, the fast path (a small object), rt_findobject's decoding:
+ *   1. the heap's range, then pageinfo (arena map -> 2 bytes per page)
+ *      gives the span class and the span's base without touching the span;
  *   2. divmagic gives the object index; p must be an object's start;
  *   3. it goes on this P's free cache (tiny objects: freetiny).
  * Anything else (large, not ours, a freed span, no P) takes free_notfast. */
@@ -404,11 +400,12 @@ GORT_API void gort_free(void *ptr)
         free_notfast(p, pi);
         return;
     }
-    bool inspan;
-    uintptr_t start = pageinfo_objstart(p, pi, &inspan);
+    uint32_t idx;
+    uintptr_t start = rt_pageinfo_object(p, pi, &idx);
     rt_freecache *f = &c->fc[spc];
     uint32_t n = f->n;
-    if (rt_unlikely(start != p || !inspan || n == RT_FREECACHE || (n != 0 && f->obj[n - 1] == p))) {
+    if (rt_unlikely(start != p || idx >= rt_class_to_nelems[rt_spanclass_size(spc)] || n == RT_FREECACHE ||
+                    (n != 0 && f->obj[n - 1] == p))) {
         free_notfast(p, pi); /* bad pointer, full cache or freed twice in a row: say which there */
         return;
     }
@@ -431,8 +428,11 @@ void rt_freecache_flush(rt_mcache *c, uint8_t spc, uint32_t keep)
         *(uint64_t *)q = rt_freekey ^ FLUSHED; /* free in its span now: the other cookie */
         if (rt_class_to_size[rt_spanclass_size(spc)] >= 16)
             ((uint64_t *)q)[1] = rt_flushkey;  /* ... and the mark a pop looks for */
-        rt_mspan *s = rt_spanof(q);
-        free_small(s, rt_span_objindex(s, q), q);
+        rt_mspan *s;
+        uint32_t idx;
+        uintptr_t base = rt_findobject(q, &s, &idx);
+        rt_assert(base == q); /* checked when it was freed */
+        free_small(s, idx, q);
     }
     memmove(f->obj, f->obj + n, keep * sizeof(f->obj[0]));
     f->n = keep;
@@ -467,8 +467,10 @@ __attribute__((no_sanitize("thread"))) static bool inothercache(rt_mcache *mine,
  * span's bitmaps, the other Ps' caches) and die on a double free. */
 __attribute__((noinline, cold)) static void checkdoublefree(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign)
 {
-    rt_mspan *s = rt_spanof(p);
-    uint32_t idx = rt_span_objindex(s, p);
+    rt_mspan *s;
+    uint32_t idx;
+    if (rt_findobject(p, &s, &idx) != p) /* checked by the caller */
+        badpointer("gort_free", p);
     uint32_t w = idx / 64;
     uint64_t bit = 1ull << (idx % 64);
     if (incache(c, spc, p) || !(rt_load_relaxed(&s->allocBits[w]) & bit) ||
@@ -565,13 +567,13 @@ GORT_API size_t gort_usable_size(void *ptr)
     uintptr_t p = (uintptr_t)ptr;
     if (ptr == NULL || ptr == &zerobase)
         return 0;
-    rt_mspan *s = rt_spanof(p);
-    if (s == NULL)
-        rt_throwf("gort_usable_size(0x%lx): pointer not allocated by gort", (unsigned long)p);
+    rt_mspan *s;
+    uint32_t idx;
+    uintptr_t start = rt_findobject(p, &s, &idx);
+    if (start == 0)
+        badpointer("gort_usable_size", p);
     if (rt_spanclass_size(s->spanclass) == 0)
-        return ((size_t)s->npages << RT_PAGE_SHIFT) - (p - s->base);
-    uint32_t idx = rt_span_objindex(s, p);
-    uintptr_t start = s->base + (uintptr_t)idx * s->elemsize;
+        return ((size_t)s->npages << RT_PAGE_SHIFT) - (p - start);
     uint32_t st = s->spanclass == RT_TINY_SPANCLASS ? rt_load(rt_tinystate(start)) : 0;
     if (st != 0) { /* a tiny object: its exact size */
         uint32_t off = (uint32_t)(p - start);

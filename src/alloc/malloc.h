@@ -132,20 +132,93 @@ static inline uint32_t *rt_tinystate(uintptr_t p)
     return &a->tinystate[(p & (RT_ARENA_SIZE - 1)) >> 4];
 }
 
+/* ---- pointer lookup: every lookup of a pointer decodes it here ------------
+ *
+ * [rt_heap_lo, rt_heap_hi) covers every arena (mheap.c grows it when it adds
+ * one, never shrinks it; 0, 0 before the first), so one compare turns away
+ * most pointers that are not the heap's before the arena map is read. grow
+ * stores hi before lo and lookups load lo (acquire) before hi, so every
+ * view has lo <= hi and the range lies inside the arena map. */
+extern uintptr_t rt_heap_lo, rt_heap_hi;
+
+/* The arena holding p and p's page in it; NULL outside the heap's range or
+ * in a hole between its regions. */
+static inline rt_heaparena *rt_heaparenaof(uintptr_t p, uint32_t *page)
+{
+    uintptr_t lo = __atomic_load_n(&rt_heap_lo, __ATOMIC_ACQUIRE);
+    if (p - lo >= __atomic_load_n(&rt_heap_hi, __ATOMIC_RELAXED) - lo)
+        return NULL;
+    *page = (uint32_t)((p & (RT_ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
+    return __atomic_load_n(&rt_arenamap[p >> RT_ARENA_SHIFT], __ATOMIC_ACQUIRE);
+}
+
+/* The pageinfo of p's page: 0 unless p is in a page of an in-use small span. */
 static inline uint32_t rt_pageinfo(uintptr_t p)
 {
-    if (p >> 48)
-        return 0;
-    rt_heaparena *a = __atomic_load_n(&rt_arenamap[p >> RT_ARENA_SHIFT], __ATOMIC_ACQUIRE);
+    uint32_t pg;
+    rt_heaparena *a = rt_heaparenaof(p, &pg);
+    return a != NULL ? __atomic_load_n(&a->pageinfo[pg], __ATOMIC_RELAXED) : 0;
+}
+
+/* The object of a small span that p points into, from p's pageinfo pi
+ * (!= 0), without reading the span: its base, and its index in the span in
+ * *idx, which is >= the class's nelems when p lies at or past the span's
+ * limit (the tail no object uses). */
+static inline uintptr_t rt_pageinfo_object(uintptr_t p, uint32_t pi, uint32_t *idx)
+{
+    int sc = rt_spanclass_size((uint8_t)(pi >> 8));
+    uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
+    uint32_t i = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
+    *idx = i;
+    return base + (uintptr_t)i * rt_class_to_size[sc];
+}
+
+/* Go's findObject: the base of the object p points into (any byte of it),
+ * with its span in *sp and its index there in *idx; 0 (*sp NULL, *idx 0)
+ * when p is outside the heap, in free pages, in a span that is not
+ * in use (dead, manual), or at or past the span's limit. It does not say
+ * whether the object is allocated: the caller's bitmaps do. A tiny object
+ * is found as its 16-byte block.
+ *
+ * For the collector's marker (every word it scans) and every path that
+ * takes a pointer back (gort_free, gort_usable_size, the free caches'
+ * flush): no lock, no store; the range compare, the arena map, the page's
+ * span and pageinfo, and for a small span the divmagic division without
+ * reading the span (a large one is checked against its state and limit).
+ * Concurrent with an allocation or free of the span itself the answer may
+ * be either; no valid pointer can be in such a span. */
+static inline uintptr_t rt_findobject(uintptr_t p, rt_mspan **sp, uint32_t *idx)
+{
+    *sp = NULL;
+    *idx = 0;
+    uint32_t pg;
+    rt_heaparena *a = rt_heaparenaof(p, &pg);
     if (a == NULL)
         return 0;
-    return __atomic_load_n(&a->pageinfo[(p & (RT_ARENA_SIZE - 1)) >> RT_PAGE_SHIFT], __ATOMIC_RELAXED);
+    rt_mspan *s = __atomic_load_n(&a->spans[pg], __ATOMIC_ACQUIRE);
+    if (s == NULL)
+        return 0;
+    uint32_t pi = __atomic_load_n(&a->pageinfo[pg], __ATOMIC_RELAXED);
+    uintptr_t base;
+    uint32_t i;
+    if (pi != 0) {
+        base = rt_pageinfo_object(p, pi, &i);
+        if (i >= rt_class_to_nelems[rt_spanclass_size((uint8_t)(pi >> 8))])
+            return 0;
+    } else {
+        if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != SPAN_INUSE || p >= s->limit)
+            return 0;
+        base = s->base;
+        i = 0;
+    }
+    *sp = s;
+    *idx = i;
+    return base;
 }
 
 void rt_mallocinit(void);
 rt_mspan *rt_mheap_alloc(uint32_t npages, uint8_t spanclass, bool large); /* fatal on OOM */
 void rt_mheap_free(rt_mspan *s);
-rt_mspan *rt_spanof(uintptr_t p);           /* the in-use span holding p, or NULL */
 void rt_mspan_init_small(rt_mspan *s, uint8_t spanclass);
 uint32_t rt_mspan_merge(rt_mspan *s);       /* owner: fold freeBits into allocBits; returns freed count */
 int64_t rt_mheap_scavenge(int64_t maxpages, bool all); /* returns pages released */

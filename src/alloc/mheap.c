@@ -10,10 +10,12 @@
  * contiguous arenas as it needs. Runtime pages are 8 KiB.
  *
  * Arena map: arenamap[addr >> 26] -> heaparena, whose spans[] maps each of
- * its 8192 pages to the mspan using it (NULL for free pages). That is how
- * gort_free finds the span of any pointer in two loads; the map (4M
- * entries, 32 MiB of address space) is reserved NORESERVE and only touched
- * where arenas exist.
+ * its 8192 pages to the mspan using it (NULL for free pages), and pageinfo[]
+ * to its small span's class and page offset. With [rt_heap_lo, rt_heap_hi),
+ * the range every arena lies in, that is how rt_findobject (malloc.h)
+ * finds the object of any pointer: a compare, then two or three loads; the
+ * map (4M entries, 32 MiB of address space) is reserved NORESERVE and only
+ * touched where arenas exist.
  *
  * Page allocator (Go's mpagealloc is the model, with two levels instead of
  * a radix tree of five)
@@ -92,6 +94,7 @@ typedef struct region {
 } region;
 
 rt_heaparena **rt_arenamap;
+uintptr_t rt_heap_lo, rt_heap_hi; /* malloc.h: the range the arenas lie in */
 
 static struct {
     rt_lock lock;
@@ -150,26 +153,6 @@ void *rt_persistentalloc(size_t size, size_t align)
 }
 
 /* ---- arena map ----------------------------------------------------------------- */
-
-static inline heaparena *arenaof(uintptr_t p)
-{
-    if (p >> 48)
-        return NULL;
-    return rt_load_acq(&rt_arenamap[p >> ARENA_SHIFT]);
-}
-
-rt_mspan *rt_spanof(uintptr_t p)
-{
-    heaparena *a = arenaof(p);
-    if (a == NULL)
-        return NULL;
-    /* A freed span's pages point to NULL (mheap_free clears them before
-     * the span struct can be reused), so the entry alone says "in use". */
-    rt_mspan *s = rt_load_acq(&a->spans[(p & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT]);
-    if (s == NULL || p < s->base)
-        return NULL;
-    return s;
-}
 
 /* Point every page of [base, base+npages) at s (NULL when freeing), and
  * set its pageinfo: spanclass and page offset for a small span, else 0. */
@@ -413,6 +396,12 @@ static region *grow(uint32_t npages)
     r->next = *link;
     *link = r;
     h.free_pages += np;
+    /* The lookups' range (malloc.h): hi first, then lo, so a lookup that
+     * sees the new lo sees a hi at least as new. */
+    if (base + size > rt_heap_hi)
+        rt_store_rel(&rt_heap_hi, base + size);
+    if (rt_heap_lo == 0 || base < rt_heap_lo)
+        rt_store_rel(&rt_heap_lo, base);
     return r;
 }
 
