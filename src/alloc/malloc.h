@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdbool.h>
 
+#include "../asm/arch.h" /* the thread's mcache slot */
+
 /* ---- sizeclasses.c: Go's size classes, computed at start-up ---------------- */
 
 #define RT_PAGE_SHIFT 13                       /* runtime pages: 8 KiB */
@@ -277,6 +279,34 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign); /* foreign: c i
 
 void rt_mallocinit_all(void);   /* schedinit: heap, size classes, the foreign mcache */
 void rt_mallocinit_early(void); /* an allocation before boot */
+extern uint64_t rt_zerobase;    /* what every 0-byte allocation returns */
+
+/* The mcache of the P this thread holds (acquirep sets the slot), or NULL. */
+static inline rt_mcache *rt_mycache(void) { return (rt_mcache *)rt_arch_getmcache(); }
+
+/* Threads without a P share rt_foreign_mcache under a lock (rank INIT:
+ * below mcentral and mheap). rt_foreign_lock returns it locked. */
+extern rt_mcache *rt_foreign_mcache;
+rt_mcache *rt_foreign_lock(void);
+void rt_foreign_unlock(void);
+
+/* This P's mcache, or (a thread without a P) the shared one, locked:
+ * *foreign says which, for rt_unlockcache. */
+static inline rt_mcache *rt_lockcache(bool *foreign)
+{
+    rt_mcache *c = rt_mycache();
+    *foreign = c == NULL;
+    return c != NULL ? c : rt_foreign_lock();
+}
+
+static inline void rt_unlockcache(bool foreign)
+{
+    if (foreign)
+        rt_foreign_unlock();
+}
+
+/* ---- free.c -------------------------------------------------------------------- */
+
 void rt_malloc_exitcheck(void); /* gort_main returned: late double-free check */
 void rt_free_tinyblock(rt_mcache *c, uintptr_t block, bool foreign);
 void rt_freecache_flush(rt_mcache *c, uint8_t spc, uint32_t keep);
