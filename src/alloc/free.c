@@ -53,8 +53,8 @@
  *     (freed twice in a row) is reported at once; 8-byte objects, with no
  *     room for word 1, read word 0 and confirm a cookie against the caches
  *     and bitmaps (so user data that equals it is not misreported);
- *   - at reuse (the free cache's pop): word 0 must be the cookie and word 1
- *     not the flush mark, else the object was freed twice (or written after
+ *   - at reuse (rt_freecache_pop): word 0 must be the cookie and word 1 not
+ *     the flush mark, else the object was freed twice (or written after
  *     its free) and it is a fatal error, before anyone gets it;
  *   - at flush: the span's bitmaps refuse an object already free there;
  *   - when gort_main returns: this P's caches and the shared one are

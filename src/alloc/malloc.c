@@ -78,20 +78,6 @@ static inline uintptr_t nextfreefast(rt_mspan *s)
     return s->base + (uintptr_t)idx * s->elemsize;
 }
 
-static inline void *popcached(rt_mcache *c, rt_freecache *f, int sc, bool zero)
-{
-    uintptr_t x = f->obj[--f->n];
-    uint64_t *w = (uint64_t *)x;
-    if (rt_unlikely(!rt_cookie_intact(x, sc)))
-        rt_reusefail(x);
-    if (zero)
-        memset(w, 0, rt_class_to_size[sc]);
-    else
-        w[0] = 0; /* the cookie: a second pop of this object must fail */
-    c->nmalloc[sc]++;
-    return w;
-}
-
 __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, bool zero)
 {
     rt_preemptpoint(); /* an allocation loop; the cached fast path has no check */
@@ -110,7 +96,8 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
             uint8_t spc = rt_spanclass(sc, noscan);
             rt_freecache *f = &c->fc[spc];
             if (f->n != 0) { /* an object freed on this P */
-                x = popcached(c, f, sc, zero);
+                c->nmalloc[sc]++;
+                x = rt_freecache_pop(f, sc, zero);
                 rt_unlockcache(foreign);
                 return x;
             }
@@ -160,8 +147,10 @@ static inline void *mallocgc(size_t size, bool noscan, bool zero)
     if (rt_likely(c != NULL) && size - 1 < RT_MAX_SMALL_SIZE && !(noscan && size < RT_TINY_SIZE)) {
         int sc = rt_size_to_class(size);
         rt_freecache *f = &c->fc[rt_spanclass(sc, noscan)];
-        if (rt_likely(f->n != 0))
-            return popcached(c, f, sc, zero);
+        if (rt_likely(f->n != 0)) {
+            c->nmalloc[sc]++;
+            return rt_freecache_pop(f, sc, zero);
+        }
     }
     return mallocgc_slow(size, noscan, zero);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "../asm/arch.h" /* the thread's mcache slot */
 
@@ -319,6 +320,23 @@ static inline bool rt_cookie_intact(uintptr_t p, int sc)
 {
     const uint64_t *w = (const uint64_t *)p;
     return w[0] == rt_freekey && (sc <= 1 || w[1] != rt_flushkey);
+}
+
+/* The one pop of a free cache (f->n > 0; objects of size class sc): the
+ * object freed last, whose cookie must be intact (else the double-free
+ * fatal error, before anyone gets it). It comes back zeroed, or (zero
+ * false) with only its cookie cleared, so that a second pop of it fails.
+ * The caller counts the allocation. */
+static inline void *rt_freecache_pop(rt_freecache *f, int sc, bool zero)
+{
+    uintptr_t x = f->obj[--f->n];
+    if (__builtin_expect(!rt_cookie_intact(x, sc), 0))
+        rt_reusefail(x);
+    if (zero)
+        memset((void *)x, 0, rt_class_to_size[sc]);
+    else
+        *(uint64_t *)x = 0;
+    return (void *)x;
 }
 
 #endif /* GORT_MALLOC_H */

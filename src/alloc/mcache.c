@@ -151,10 +151,7 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign)
     uintptr_t v;
     rt_freecache *f = &c->fc[RT_TINY_SPANCLASS];
     if (f->n != 0) {
-        v = f->obj[--f->n];
-        if (rt_unlikely(!rt_cookie_intact(v, rt_spanclass_size(RT_TINY_SPANCLASS))))
-            rt_reusefail(v);
-        memset((void *)v, 0, RT_TINY_SIZE);
+        v = (uintptr_t)rt_freecache_pop(f, rt_spanclass_size(RT_TINY_SPANCLASS), true);
     } else {
         rt_mspan *s;
         bool needzero;
