@@ -61,6 +61,33 @@ static void unlink_span(rt_mspan **list, rt_mspan *s)
     s->next = s->prev = NULL;
 }
 
+/* The one list move: take s off the list s->where names (partial, full or
+ * none) and file it as `to`: IN_PARTIAL or IN_FULL go on that list,
+ * IN_MCACHE or IN_NONE on none; the counts follow. c->lock held. The
+ * seq_cst store of s->where comes last: uncachespan's race with a free
+ * (the essay above) needs it before uncachespan reads nfreed. */
+static void move(mcentral *c, rt_mspan *s, uint8_t to)
+{
+    switch (rt_load_relaxed(&s->where)) {
+    case IN_PARTIAL:
+        unlink_span(&c->partial, s);
+        rt_store_relaxed(&c->npartial, c->npartial - 1);
+        break;
+    case IN_FULL:
+        unlink_span(&c->full, s);
+        rt_store_relaxed(&c->nfull, c->nfull - 1);
+        break;
+    }
+    if (to == IN_PARTIAL) {
+        push(&c->partial, s);
+        rt_store_relaxed(&c->npartial, c->npartial + 1);
+    } else if (to == IN_FULL) {
+        push(&c->full, s);
+        rt_store_relaxed(&c->nfull, c->nfull + 1);
+    }
+    rt_store(&s->where, to);
+}
+
 /* Initialise a fresh span of a small size class. */
 void rt_mspan_init_small(rt_mspan *s, uint8_t spanclass)
 {
@@ -110,9 +137,7 @@ rt_mspan *rt_mcentral_cachespan(uint8_t spanclass)
             rt_lock_release(&c->lock);
             break;
         }
-        unlink_span(&c->partial, s);
-        rt_store_relaxed(&c->npartial, c->npartial - 1);
-        rt_store(&s->where, IN_MCACHE);
+        move(c, s, IN_MCACHE);
         rt_lock_release(&c->lock);
         rt_mspan_merge(s);
         if (s->allocCount < s->nelems) {
@@ -141,22 +166,12 @@ void rt_mcentral_uncachespan(rt_mspan *s)
     }
     rt_lock_acquire(&c->lock);
     if (s->allocCount < s->nelems || rt_load(&s->nfreed) != 0) {
-        rt_store(&s->where, IN_PARTIAL);
-        push(&c->partial, s);
-        rt_store_relaxed(&c->npartial, c->npartial + 1);
+        move(c, s, IN_PARTIAL);
     } else {
         rt_store(&s->hasfree, 0);
-        rt_store(&s->where, IN_FULL);
-        push(&c->full, s);
-        rt_store_relaxed(&c->nfull, c->nfull + 1);
-        if (rt_load(&s->nfreed) != 0 && rt_cas(&s->hasfree, 0, 1)) {
-            /* a free landed between the merge and now */
-            unlink_span(&c->full, s);
-            rt_store_relaxed(&c->nfull, c->nfull - 1);
-            rt_store(&s->where, IN_PARTIAL);
-            push(&c->partial, s);
-            rt_store_relaxed(&c->npartial, c->npartial + 1);
-        }
+        move(c, s, IN_FULL);
+        if (rt_load(&s->nfreed) != 0 && rt_cas(&s->hasfree, 0, 1))
+            move(c, s, IN_PARTIAL); /* a free landed between the merge and now */
     }
     rt_lock_release(&c->lock);
 }
@@ -169,13 +184,8 @@ void rt_mcentral_freed(rt_mspan *s)
         return;
     mcentral *c = &central[s->spanclass];
     rt_lock_acquire(&c->lock);
-    if (s->where == IN_FULL) {
-        unlink_span(&c->full, s);
-        rt_store_relaxed(&c->nfull, c->nfull - 1);
-        rt_store(&s->where, IN_PARTIAL);
-        push(&c->partial, s);
-        rt_store_relaxed(&c->npartial, c->npartial + 1);
-    }
+    if (s->where == IN_FULL)
+        move(c, s, IN_PARTIAL);
     rt_lock_release(&c->lock);
 }
 
@@ -195,9 +205,7 @@ int64_t rt_mcentral_reclaim(int64_t maxspans)
             seen++;
             rt_mspan_merge(s); /* no owner while on the list: the lock makes us it */
             if (s->allocCount == 0 && rt_load(&s->freeing) == 0) {
-                unlink_span(&c->partial, s);
-                rt_store_relaxed(&c->npartial, c->npartial - 1);
-                rt_store(&s->where, IN_NONE);
+                move(c, s, IN_NONE);
                 s->next = empty;
                 empty = s;
             }
