@@ -188,17 +188,24 @@ static void setrange(uint64_t *b, uint32_t from, uint32_t n, bool v)
     }
 }
 
+/* chunk.{start, max, end} from its bitmap: a walk over the free runs, a
+ * ctz to the end of each free run and one to the end of each allocated
+ * one. */
 static void summarize(chunk *c)
 {
     uint32_t start = 0, max = 0, run = 0;
     bool leading = true;
     for (uint32_t w = 0; w < CHUNK_WORDS; w++) {
         uint64_t a = c->alloc[w];
-        if (a == 0) { /* 64 free pages */
-            run += 64;
-            continue;
-        }
-        if (a == ~0ull) {
+        uint32_t i = 0;
+        while (i < 64) {
+            uint64_t rest = a >> i;
+            if (rest == 0) { /* free to the end of the word */
+                run += 64 - i;
+                break;
+            }
+            uint32_t nfree = (uint32_t)__builtin_ctzll(rest);
+            run += nfree; /* ... then an allocated page ends the run */
             if (leading) {
                 start = run;
                 leading = false;
@@ -206,20 +213,11 @@ static void summarize(chunk *c)
             if (run > max)
                 max = run;
             run = 0;
-            continue;
-        }
-        for (int i = 0; i < 64; i++) {
-            if (!((a >> i) & 1)) {
-                run++;
-                continue;
-            }
-            if (leading) {
-                start = run;
-                leading = false;
-            }
-            if (run > max)
-                max = run;
-            run = 0;
+            i += nfree;
+            uint64_t freebits = ~a >> i; /* skip the allocated pages */
+            if (freebits == 0)
+                break;
+            i += (uint32_t)__builtin_ctzll(freebits);
         }
     }
     if (leading)
@@ -298,16 +296,24 @@ static int64_t region_find(region *r, uint32_t n)
     return -1;
 }
 
+/* The piece of pages [i, end) of r that lies in i's chunk: the chunk, the
+ * piece's first page in it (*off) and its length (*k). */
+static inline chunk *chunkpiece(region *r, uint64_t i, uint64_t end, uint32_t *off, uint32_t *k)
+{
+    *off = (uint32_t)(i % CHUNK_PAGES);
+    *k = CHUNK_PAGES - *off < end - i ? CHUNK_PAGES - *off : (uint32_t)(end - i);
+    return &r->chunks[i / CHUNK_PAGES];
+}
+
 /* Mark [pi, pi+n) of r allocated; commit chunks as needed; returns whether
  * every page was known zero, and how many were scavenged. */
 static bool region_take(region *r, uint64_t pi, uint32_t n, uint32_t *nscav)
 {
     bool allzero = true;
     *nscav = 0;
-    for (uint64_t i = pi; i < pi + n;) {
-        chunk *c = &r->chunks[i / CHUNK_PAGES];
-        uint32_t off = (uint32_t)(i % CHUNK_PAGES);
-        uint32_t k = CHUNK_PAGES - off < pi + n - i ? CHUNK_PAGES - off : (uint32_t)(pi + n - i);
+    uint32_t off, k;
+    for (uint64_t i = pi; i < pi + n; i += k) {
+        chunk *c = chunkpiece(r, i, pi + n, &off, &k);
         if (!c->committed) {
             uintptr_t cb = r->base + ((uintptr_t)(i / CHUNK_PAGES * CHUNK_PAGES) << RT_PAGE_SHIFT);
             if (mprotect((void *)cb, (size_t)CHUNK_PAGES << RT_PAGE_SHIFT, PROT_READ | PROT_WRITE) != 0)
@@ -326,7 +332,6 @@ static bool region_take(region *r, uint64_t pi, uint32_t n, uint32_t *nscav)
         setrange(c->zero, off, k, false);
         setrange(c->idle, off, k, false);
         summarize(c);
-        i += k;
     }
     region_remax(r);
     return allzero;
@@ -334,17 +339,15 @@ static bool region_take(region *r, uint64_t pi, uint32_t n, uint32_t *nscav)
 
 static void region_give(region *r, uint64_t pi, uint32_t n, bool scavenged)
 {
-    for (uint64_t i = pi; i < pi + n;) {
-        chunk *c = &r->chunks[i / CHUNK_PAGES];
-        uint32_t off = (uint32_t)(i % CHUNK_PAGES);
-        uint32_t k = CHUNK_PAGES - off < pi + n - i ? CHUNK_PAGES - off : (uint32_t)(pi + n - i);
+    uint32_t off, k;
+    for (uint64_t i = pi; i < pi + n; i += k) {
+        chunk *c = chunkpiece(r, i, pi + n, &off, &k);
         setrange(c->alloc, off, k, false);
         if (scavenged) {
             setrange(c->scav, off, k, true);
             setrange(c->zero, off, k, true);
         }
         summarize(c);
-        i += k;
     }
     region_remax(r);
 }
