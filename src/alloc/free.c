@@ -61,7 +61,7 @@
  *     checked (cookies, and no object cached twice), so a double free that
  *     nothing reused is still reported.
  *
- * Invariants:
+ * Invariants (rt_mheap_check verifies them, malloc.h):
  *   - an object is in at most one free cache, at most once;
  *   - a cached object is allocated in its span's allocBits and not pending
  *     in its freeBits, and carries the cookie (and no flush mark);
@@ -394,7 +394,7 @@ GORT_API size_t gort_usable_size(void *ptr)
     return start + s->elemsize - p;
 }
 
-/* ---- the exit check ------------------------------------------------------------------- */
+/* ---- the exit check, and the free caches' part of rt_mheap_check ---------------------- */
 
 static int cmpptr(const void *a, const void *b)
 {
@@ -402,40 +402,101 @@ static int cmpptr(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static size_t checkcache(rt_mcache *c, uintptr_t *all, size_t n)
+/* Object p in a free cache of span class spc is as its free left it: its
+ * cookie; and (full) it is an object of an in-use span of that class,
+ * still allocated there (a cached object leaves its span's bitmaps alone),
+ * and a 16-byte block with no live tiny object in it. */
+static void checkcached(uintptr_t p, uint8_t spc, bool full, bool atexit)
 {
-    for (int spc = 2; spc < RT_NUM_SPAN_CLASSES; spc++) {
-        rt_freecache *f = &c->fc[spc];
-        int sc = rt_spanclass_size((uint8_t)spc);
-        for (uint32_t i = 0; i < f->n; i++) {
-            if (!rt_cookie_intact(f->obj[i], sc))
-                badfree(f->obj[i], "double free (or a write after free), found at exit");
-            all[n++] = f->obj[i];
+    if (!rt_cookie_intact(p, rt_spanclass_size(spc))) {
+        if (atexit)
+            badfree(p, "double free (or a write after free), found at exit");
+        rt_throwf("rt_mheap_check: object 0x%lx in a free cache lost its cookie (a double free, or a write after "
+                  "free)",
+                  (unsigned long)p);
+    }
+    if (!full)
+        return;
+    rt_mspan *s;
+    uint32_t idx;
+    if (rt_findobject(p, &s, &idx) != p || s->spanclass != spc)
+        rt_throwf("rt_mheap_check: 0x%lx, in a free cache of span class %d, is not an object of an in-use span "
+                  "of that class",
+                  (unsigned long)p, spc);
+    uint64_t bit = 1ull << (idx % 64);
+    bool allocated = rt_load_relaxed(&s->allocBits[idx / 64]) & bit;
+    if (!allocated || (rt_load(&s->freeBits[idx / 64]) & bit)) {
+        const char *why = !allocated ? "free in its span's allocBits" : "pending in its span's freeBits";
+        if (atexit)
+            rt_throwf("gort_free(0x%lx): double free (cached, and %s), found at exit", (unsigned long)p, why);
+        rt_throwf("rt_mheap_check: object 0x%lx is in a free cache and %s (a double free)", (unsigned long)p, why);
+    }
+    uint32_t st = spc == RT_TINY_SPANCLASS ? rt_load(rt_tinystate(p)) : 0;
+    if (st != 0)
+        rt_throwf("rt_mheap_check: 16-byte block 0x%lx is in a free cache but holds live tiny objects (state "
+                  "0x%x)",
+                  (unsigned long)p, st);
+}
+
+/* The free caches of cs[0..n) (the shared mcache's lock held, if it is
+ * one of them): every object passes checkcached, and none is cached twice.
+ * atexit: the exit check (cookies and duplicates, the rest at debug tier
+ * 2; the messages of gort_free's double-free errors), else rt_mheap_check. */
+void rt_freecache_check(rt_mcache **cs, int32_t n, bool atexit)
+{
+    bool full = !atexit || RT_DEBUG_CHECKS;
+    size_t total = 0;
+    for (int32_t i = 0; i < n; i++) {
+        for (int spc = 0; spc < RT_NUM_SPAN_CLASSES; spc++) {
+            uint32_t k = cs[i]->fc[spc].n;
+            if (k > RT_FREECACHE || (k != 0 && spc < 2))
+                rt_throwf("rt_mheap_check: mcache %p: free cache of span class %d holds %u objects", (void *)cs[i],
+                          spc, k);
+            total += k;
         }
     }
-    return n;
+    uintptr_t *all = malloc((total + 1) * sizeof(uintptr_t));
+    if (all == NULL)
+        return; /* (libc's malloc; only a check is lost) */
+    size_t m = 0;
+    for (int32_t i = 0; i < n; i++) {
+        for (int spc = 2; spc < RT_NUM_SPAN_CLASSES; spc++) {
+            rt_freecache *f = &cs[i]->fc[spc];
+            for (uint32_t j = 0; j < f->n; j++) {
+                checkcached(f->obj[j], (uint8_t)spc, full, atexit);
+                all[m++] = f->obj[j];
+            }
+        }
+    }
+    qsort(all, m, sizeof(all[0]), cmpptr);
+    for (size_t i = 1; i < m; i++) {
+        if (all[i] != all[i - 1])
+            continue;
+        if (atexit)
+            badfree(all[i], "double free, found at exit");
+        rt_throwf("rt_mheap_check: object 0x%lx is in the free caches twice (a double free)", (unsigned long)all[i]);
+    }
+    free(all);
 }
 
 /* When gort_main returns: a double free the free path could not see at once
  * (on another thread, or after the object left the cache) and that no
  * allocation has reused since is reported now rather than never. Checks
  * this P's free caches and the shared one (other Ps may still be running):
- * every cached object must carry the cookie, and none may be cached twice. */
+ * every cached object must carry the cookie, and none may be cached twice.
+ * At debug tier 2, everything of rt_mheap_check that holds while other Ps
+ * run (malloc.h). */
 void rt_malloc_exitcheck(void)
 {
-    rt_mcache *c = rt_mycache();
-    if (c == NULL || rt_foreign_mcache == NULL)
+    if (rt_mycache() == NULL || rt_foreign_mcache == NULL)
         return;
-    size_t max = 2 * (size_t)RT_NUM_SPAN_CLASSES * RT_FREECACHE;
-    uintptr_t *all = malloc(max * sizeof(uintptr_t));
-    if (all == NULL)
+    if (RT_DEBUG_CHECKS) {
+        rt_mheap_check_as(false);
         return;
-    size_t n = checkcache(c, all, 0);
-    n = checkcache(rt_foreign_lock(), all, n);
+    }
+    rt_foreign_lock();
+    rt_mcache *cs[2];
+    int32_t n = rt_mcaches(cs, 2, false);
+    rt_freecache_check(cs, n, true);
     rt_foreign_unlock();
-    qsort(all, n, sizeof(all[0]), cmpptr);
-    for (size_t i = 1; i < n; i++)
-        if (all[i] == all[i - 1])
-            badfree(all[i], "double free, found at exit");
-    free(all);
 }

@@ -58,6 +58,24 @@ rt_mcache *rt_foreign_lock(void)
 
 void rt_foreign_unlock(void) { rt_lock_release(&foreignlock); }
 
+int32_t rt_mcaches(rt_mcache **cs, int32_t max, bool allps)
+{
+    int32_t n = 0;
+    rt_mcache *mine = rt_mycache();
+    if (!allps && mine != NULL && n < max)
+        cs[n++] = mine;
+    for (int32_t i = 0; allps && i < GORT_MAXPROCS_LIMIT && n < max; i++) {
+        rt_p *pp = rt_load_acq(&rt_allp[i]);
+        if (pp == NULL)
+            break;
+        if (pp->mcache != NULL)
+            cs[n++] = pp->mcache;
+    }
+    if (rt_foreign_mcache != NULL && n < max)
+        cs[n++] = rt_foreign_mcache;
+    return n;
+}
+
 /* ---- the fast path -------------------------------------------------------------- */
 
 static inline uintptr_t nextfreefast(rt_mspan *s)

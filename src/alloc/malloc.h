@@ -148,10 +148,10 @@ extern uintptr_t rt_heap_lo, rt_heap_hi;
  * in a hole between its regions. */
 static inline rt_heaparena *rt_heaparenaof(uintptr_t p, uint32_t *page)
 {
+    *page = (uint32_t)((p & (RT_ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
     uintptr_t lo = __atomic_load_n(&rt_heap_lo, __ATOMIC_ACQUIRE);
     if (p - lo >= __atomic_load_n(&rt_heap_hi, __ATOMIC_RELAXED) - lo)
         return NULL;
-    *page = (uint32_t)((p & (RT_ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
     return __atomic_load_n(&rt_arenamap[p >> RT_ARENA_SHIFT], __ATOMIC_ACQUIRE);
 }
 
@@ -305,6 +305,47 @@ static inline void rt_unlockcache(bool foreign)
     if (foreign)
         rt_foreign_unlock();
 }
+
+/* Every P's mcache (allps) or only this P's, then the shared one, into
+ * cs[0..max); returns how many. For the checks below. */
+int32_t rt_mcaches(rt_mcache **cs, int32_t max, bool allps);
+
+/* ---- consistency checks (debug tier 2, and tests) ------------------------
+ *
+ * Each verifies one structure's invariants and dies with a fatal error
+ * naming what broke ("rt_mheap_check: ..."). O(heap); they take the
+ * allocator's locks one at a time, so call them with no runtime lock held.
+ *
+ * rt_mheap_check: with the world stopped (rt_stoptheworld): no goroutine,
+ * and no thread without a P, may allocate or free meanwhile (sysmon may
+ * reclaim and scavenge: the checks take the locks it takes). It checks
+ *   - every P's mcache and the shared one: their spans (rt_mspan_check),
+ *     their tiny blocks, and every object in their free caches (its
+ *     cookie; an allocated object of an in-use span of the cache's class;
+ *     in no cache twice);
+ *   - the mcentral lists: links, counts, span.where, span class, the
+ *     full/partial rule, and each listed span (rt_mspan_check);
+ *   - the page heap: every chunk's summary and every region's maximum
+ *     recomputed from the bitmaps, scavenged and zero pages free, the arena
+ *     map's span and pageinfo for every page, and the counters (free, in
+ *     use, released, committed) recounted from the bitmaps and spans.
+ * rt_mspan_check: one in-use span, with no free of its objects under way
+ * (the world stopped; it takes the span's mcentral lock against sysmon's
+ * reclaim): its geometry, allocCount == popcount(allocBits),
+ * freeBits a subset of allocBits, nfreed == popcount(freeBits), and (in an
+ * mcache) allocCache offering only free slots.
+ *
+ * The exit check at tier 2 (rt_malloc_exitcheck) runs what holds while
+ * other Ps still run (stopped false): this P's mcache and the shared one,
+ * the mcentral lists and the page heap under their locks, nfreed only as
+ * an upper bound of popcount(freeBits). */
+void rt_mheap_check(void);
+void rt_mspan_check(rt_mspan *s);
+void rt_mheap_check_as(bool stopped);           /* mheap.c */
+void rt_mspan_check_as(rt_mspan *s, bool stopped); /* mcentral.c */
+void rt_mcentral_check(bool stopped);           /* mcentral.c */
+uint32_t rt_mcache_check(rt_mcache *c, bool stopped); /* mcache.c: returns its spans */
+void rt_freecache_check(rt_mcache **cs, int32_t n, bool atexit); /* free.c */
 
 /* ---- free.c -------------------------------------------------------------------- */
 
