@@ -115,7 +115,7 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
             rt_freecache *f = &c->fc[spc];
             if (f->n != 0) { /* an object freed on this P */
                 c->nmalloc[sc]++;
-                x = rt_freecache_pop(f, sc, zero);
+                x = rt_freecache_pop(f, sc, zero ? rt_class_to_size[sc] : 0);
                 rt_unlockcache(foreign);
                 return x;
             }
@@ -167,7 +167,7 @@ static inline void *mallocgc(size_t size, bool noscan, bool zero)
         rt_freecache *f = &c->fc[rt_spanclass(sc, noscan)];
         if (rt_likely(f->n != 0)) {
             c->nmalloc[sc]++;
-            return rt_freecache_pop(f, sc, zero);
+            return rt_freecache_pop(f, sc, zero ? rt_class_to_size[sc] : 0);
         }
     }
     return mallocgc_slow(size, noscan, zero);

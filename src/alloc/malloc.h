@@ -365,16 +365,17 @@ static inline bool rt_cookie_intact(uintptr_t p, int sc)
 
 /* The one pop of a free cache (f->n > 0; objects of size class sc): the
  * object freed last, whose cookie must be intact (else the double-free
- * fatal error, before anyone gets it). It comes back zeroed, or (zero
- * false) with only its cookie cleared, so that a second pop of it fails.
- * The caller counts the allocation. */
-static inline void *rt_freecache_pop(rt_freecache *f, int sc, bool zero)
+ * fatal error, before anyone gets it). Its first zero bytes are cleared
+ * (its size, or less), or with zero 0 only its cookie, so that a second pop
+ * of it fails. (A constant zero lets the compiler inline the memset.) The
+ * caller counts the allocation. */
+static inline void *rt_freecache_pop(rt_freecache *f, int sc, size_t zero)
 {
     uintptr_t x = f->obj[--f->n];
     if (__builtin_expect(!rt_cookie_intact(x, sc), 0))
         rt_reusefail(x);
-    if (zero)
-        memset((void *)x, 0, rt_class_to_size[sc]);
+    if (zero != 0)
+        memset((void *)x, 0, zero);
     else
         *(uint64_t *)x = 0;
     return (void *)x;

@@ -151,7 +151,7 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign)
     uintptr_t v;
     rt_freecache *f = &c->fc[RT_TINY_SPANCLASS];
     if (f->n != 0) {
-        v = (uintptr_t)rt_freecache_pop(f, rt_spanclass_size(RT_TINY_SPANCLASS), true);
+        v = (uintptr_t)rt_freecache_pop(f, rt_spanclass_size(RT_TINY_SPANCLASS), RT_TINY_SIZE);
     } else {
         rt_mspan *s;
         bool needzero;
