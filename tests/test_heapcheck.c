@@ -124,7 +124,7 @@ static void findobject_outside_body(void *arg)
     int local = 0;
     void *m = malloc(64);
     gort_alloc(8); /* there is a heap */
-    uintptr_t lo = rt_heap_lo, hi = rt_heap_hi;
+    uintptr_t lo = rt_heap_lo(), hi = rt_heap_hi();
     CHECK(lo != 0 && lo < hi);
     CHECK(find1((uintptr_t)&local) == 0); /* a goroutine's stack */
     CHECK(find1((uintptr_t)&arg) == 0);

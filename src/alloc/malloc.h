@@ -137,22 +137,32 @@ static inline uint32_t *rt_tinystate(uintptr_t p)
 
 /* ---- pointer lookup: every lookup of a pointer decodes it here ------------
  *
- * [rt_heap_lo, rt_heap_hi) covers every arena (mheap.c grows it when it adds
- * one, never shrinks it; 0, 0 before the first), so one compare turns away
- * most pointers that are not the heap's before the arena map is read. grow
- * stores hi before lo and lookups load lo (acquire) before hi, so every
- * view has lo <= hi and the range lies inside the arena map. */
-extern uintptr_t rt_heap_lo, rt_heap_hi;
+ * [heap_lo, heap_hi) covers every arena (mheap.c grows it when it adds one,
+ * never shrinks it; empty before the first), so one compare turns away most
+ * pointers that are not the heap's before the arena map is read. It is kept
+ * in arena numbers (address >> 26, under 2^22) in one word, rt_heaprange =
+ * lo | (hi - lo) << 32, so that one load gives a consistent pair. */
+extern uint64_t rt_heaprange;
+static inline uintptr_t rt_heap_lo(void)
+{
+    return (uintptr_t)(uint32_t)__atomic_load_n(&rt_heaprange, __ATOMIC_ACQUIRE) << RT_ARENA_SHIFT;
+}
+static inline uintptr_t rt_heap_hi(void)
+{
+    uint64_t r = __atomic_load_n(&rt_heaprange, __ATOMIC_ACQUIRE);
+    return (uintptr_t)((uint32_t)r + (r >> 32)) << RT_ARENA_SHIFT;
+}
 
 /* The arena holding p and p's page in it; NULL outside the heap's range or
  * in a hole between its regions. */
 static inline rt_heaparena *rt_heaparenaof(uintptr_t p, uint32_t *page)
 {
     *page = (uint32_t)((p & (RT_ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
-    uintptr_t lo = __atomic_load_n(&rt_heap_lo, __ATOMIC_ACQUIRE);
-    if (p - lo >= __atomic_load_n(&rt_heap_hi, __ATOMIC_RELAXED) - lo)
+    uint64_t r = __atomic_load_n(&rt_heaprange, __ATOMIC_ACQUIRE);
+    uintptr_t arena = p >> RT_ARENA_SHIFT;
+    if (arena - (uint32_t)r >= r >> 32)
         return NULL;
-    return __atomic_load_n(&rt_arenamap[p >> RT_ARENA_SHIFT], __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&rt_arenamap[arena], __ATOMIC_ACQUIRE);
 }
 
 /* The pageinfo of p's page: 0 unless p is in a page of an in-use small span. */

@@ -11,8 +11,8 @@
  *
  * Arena map: arenamap[addr >> 26] -> heaparena, whose spans[] maps each of
  * its 8192 pages to the mspan using it (NULL for free pages), and pageinfo[]
- * to its small span's class and page offset. With [rt_heap_lo, rt_heap_hi),
- * the range every arena lies in, that is how rt_findobject (malloc.h)
+ * to its small span's class and page offset. With [heap_lo, heap_hi) (the
+ * range every arena lies in, rt_heaprange), that is how rt_findobject (malloc.h)
  * finds the object of any pointer: a compare, then two or three loads; the
  * map (4M entries, 32 MiB of address space) is reserved NORESERVE and only
  * touched where arenas exist.
@@ -94,7 +94,7 @@ typedef struct region {
 } region;
 
 rt_heaparena **rt_arenamap;
-uintptr_t rt_heap_lo, rt_heap_hi; /* malloc.h: the range the arenas lie in */
+uint64_t rt_heaprange; /* malloc.h: the arenas' range, lo | (hi - lo) << 32 in arenas */
 
 static struct {
     rt_lock lock;
@@ -400,12 +400,14 @@ static region *grow(uint32_t npages)
     r->next = *link;
     *link = r;
     h.free_pages += np;
-    /* The lookups' range (malloc.h): hi first, then lo, so a lookup that
-     * sees the new lo sees a hi at least as new. */
-    if (base + size > rt_heap_hi)
-        rt_store_rel(&rt_heap_hi, base + size);
-    if (rt_heap_lo == 0 || base < rt_heap_lo)
-        rt_store_rel(&rt_heap_lo, base);
+    /* The lookups' range (malloc.h), one word */
+    uint64_t lo = base >> ARENA_SHIFT, hi = (base + size) >> ARENA_SHIFT;
+    if (rt_heaprange != 0) {
+        uint64_t olo = (uint32_t)rt_heaprange, ohi = olo + (rt_heaprange >> 32);
+        lo = olo < lo ? olo : lo;
+        hi = ohi > hi ? ohi : hi;
+    }
+    rt_store_rel(&rt_heaprange, lo | (hi - lo) << 32);
     return r;
 }
 
@@ -593,7 +595,7 @@ static void checkpages(bool stopped, uint64_t mcachespans)
     for (region *r = h.regions; r != NULL; r = r->next) {
         uintptr_t end = r->base + ((uintptr_t)r->npages << RT_PAGE_SHIFT);
         if (r->base < prevend || (r->base & (ARENA_SIZE - 1)) != 0 || r->nchunks * CHUNK_PAGES != r->npages ||
-            r->base < rt_load_relaxed(&rt_heap_lo) || end > rt_load_relaxed(&rt_heap_hi))
+            r->base < rt_heap_lo() || end > rt_heap_hi())
             heapbad("region 0x%lx-0x%lx overlaps, is not arena-aligned or lies outside [heap_lo, heap_hi)",
                     (unsigned long)r->base, (unsigned long)end);
         prevend = end;
