@@ -4,6 +4,7 @@
 #include <gort.h>
 #include <pthread.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,25 @@ int gort_main(int argc, char **argv)
     } else if (!strcmp(c, "free_interior")) {
         char *p = gort_alloc(256);
         gort_free(p + 8);
+    } else if (!strcmp(c, "free_interior_large")) {
+        char *p = gort_alloc(100000);
+        gort_free(p + 8192);
+    } else if (!strcmp(c, "free_stack")) {
+        int local = 0;
+        gort_free(&local);
+    } else if (!strcmp(c, "free_past_limit")) {
+        /* 48-byte objects: 170 in an 8 KiB span, then 32 bytes no object uses */
+        uintptr_t span = (uintptr_t)gort_alloc(48) & ~(uintptr_t)8191;
+        gort_free((void *)(span + 170 * 48));
+    } else if (!strcmp(c, "usable_size_foreign")) {
+        (void)gort_usable_size(malloc(64));
+    } else if (!strcmp(c, "usable_size_stack")) {
+        int local = 0;
+        (void)gort_usable_size(&local);
+    } else if (!strcmp(c, "usable_size_freed")) {
+        void *p = gort_alloc(1 << 20);
+        gort_free(p);
+        (void)gort_usable_size(p);
     } else if (!strcmp(c, "wg_delta_range")) {
         gort_wg_add(&wg, (int64_t)1 << 40);
     } else {

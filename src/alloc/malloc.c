@@ -20,36 +20,7 @@
  * Noscan objects under 16 bytes are packed into 16-byte blocks (the tiny
  * allocator, mcache.c). Large objects go to step 4 directly.
  *
- * Freeing (gort_free; Go has only the collector, this is the optional early
- * free the API offers), the fast path in three steps:
- *   1. pageinfo (arena map -> 2 bytes a page) gives the span class and the
- *      span's base without touching the mspan;
- *   2. divmagic gives the object index; the pointer must be an object's
- *      start (else a fatal error naming it);
- *   3. the object goes on the freeing P's free cache for its class
- *      (mcache.c), where that P's next allocation of the class takes it.
- * A full cache flushes its older half to the spans: the owner of the span
- * clears allocBits directly, anyone else sets freeBits (atomic OR), merged
- * by the owner later. Large objects give their pages back at once.
- *
- * Double frees. Reading the freed object to check it would cost a cache
- * miss on every free of a cold object, so the free path only writes:
- *   - a cached object holds rt_freekey (random, per process) in word 0;
- *   - a flushed object holds rt_freekey ^ FLUSHED in word 0 and (16 bytes
- *     and up) rt_flushkey in word 1, until it is allocated again (which
- *     clears both words, zeroing or not).
- * The checks, which together never let one object reach two owners:
- *   - at free: the object equal to the top of this P's cache for the class
- *     (freed twice in a row) is reported at once; 8-byte objects, with no
- *     room for word 1, read word 0 and confirm a cookie against the caches
- *     and bitmaps (so user data that equals it is not misreported);
- *   - at reuse (popcached): word 0 must be the cookie and word 1 not the
- *     flush mark, else the object was freed twice (or written after its
- *     free) and it is a fatal error, before anyone gets it;
- *   - at flush: the span's bitmaps refuse an object already free there;
- *   - when gort_main returns: this P's caches and the shared one are
- *     checked (cookies, and no object cached twice), so a double free that
- *     nothing reused is still reported.
+ * Freeing (gort_free, and the double-free checks): free.c.
  *
  * Invariants: for every in-use small span,
  *   live objects == allocCount - nfreed(pending) and
@@ -73,10 +44,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t zerobase; /* every 0-byte allocation returns its address */
+uint64_t rt_zerobase; /* every 0-byte allocation returns its address */
 
+/* Threads without a P share one mcache, under foreignlock. */
 static rt_lock foreignlock = {0, RT_RANK_MCACHE_SHARED};
-static rt_mcache *foreign_mcache;
+rt_mcache *rt_foreign_mcache;
+
+rt_mcache *rt_foreign_lock(void)
+{
+    rt_lock_acquire(&foreignlock);
+    return rt_foreign_mcache;
+}
+
+void rt_foreign_unlock(void) { rt_lock_release(&foreignlock); }
+
+int32_t rt_mcaches(rt_mcache **cs, int32_t max, bool allps)
+{
+    int32_t n = 0;
+    rt_mcache *mine = rt_mycache();
+    if (!allps && mine != NULL && n < max)
+        cs[n++] = mine;
+    for (int32_t i = 0; allps && i < GORT_MAXPROCS_LIMIT && n < max; i++) {
+        rt_p *pp = rt_load_acq(&rt_allp[i]);
+        if (pp == NULL)
+            break;
+        if (pp->mcache != NULL)
+            cs[n++] = pp->mcache;
+    }
+    if (rt_foreign_mcache != NULL && n < max)
+        cs[n++] = rt_foreign_mcache;
+    return n;
+}
 
 /* ---- the fast path -------------------------------------------------------------- */
 
@@ -98,63 +96,15 @@ static inline uintptr_t nextfreefast(rt_mspan *s)
     return s->base + (uintptr_t)idx * s->elemsize;
 }
 
-static inline rt_mcache *mycache(void)
-{
-    /* The P's mcache when this thread holds a P (acquirep sets the slot). */
-    return (rt_mcache *)rt_arch_getmcache();
-}
-
-/* This P's mcache, or (a thread without a P) the shared one, locked:
- * *foreign says which, for unlockcache. */
-static inline rt_mcache *lockcache(bool *foreign)
-{
-    rt_mcache *c = mycache();
-    *foreign = c == NULL;
-    if (c != NULL)
-        return c;
-    rt_lock_acquire(&foreignlock);
-    return foreign_mcache;
-}
-
-static inline void unlockcache(bool foreign)
-{
-    if (foreign)
-        rt_lock_release(&foreignlock);
-}
-
-/* An object from a free cache must still carry the free cookie in its first
- * word, and (16 bytes and up) not the flush mark in its second: otherwise it
- * was freed twice (or written after it was freed), and handing it out would
- * give it to two owners. */
-__attribute__((noreturn, cold, noinline)) void rt_reusefail(uintptr_t p)
-{
-    rt_throwf("gort_free(0x%lx): double free (or a write after free), found when the object was reused",
-              (unsigned long)p);
-}
-
-static inline void *popcached(rt_mcache *c, rt_freecache *f, int sc, bool zero)
-{
-    uintptr_t x = f->obj[--f->n];
-    uint64_t *w = (uint64_t *)x;
-    if (rt_unlikely(!rt_cookie_intact(x, sc)))
-        rt_reusefail(x);
-    if (zero)
-        memset(w, 0, rt_class_to_size[sc]);
-    else
-        w[0] = 0; /* the cookie: a second pop of this object must fail */
-    c->nmalloc[sc]++;
-    return w;
-}
-
 __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, bool zero)
 {
     rt_preemptpoint(); /* an allocation loop; the cached fast path has no check */
     if (rt_unlikely(size == 0))
-        return &zerobase;
+        return &rt_zerobase;
     if (rt_unlikely(!rt_load_relaxed(&rt_booted)))
         rt_mallocinit_early();
     bool foreign;
-    rt_mcache *c = lockcache(&foreign);
+    rt_mcache *c = rt_lockcache(&foreign);
     void *x;
     if (size <= RT_MAX_SMALL_SIZE) {
         if (noscan && size < RT_TINY_SIZE) {
@@ -164,8 +114,9 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
             uint8_t spc = rt_spanclass(sc, noscan);
             rt_freecache *f = &c->fc[spc];
             if (f->n != 0) { /* an object freed on this P */
-                x = popcached(c, f, sc, zero);
-                unlockcache(foreign);
+                c->nmalloc[sc]++;
+                x = rt_freecache_pop(f, sc, zero ? rt_class_to_size[sc] : 0);
+                rt_unlockcache(foreign);
                 return x;
             }
             rt_mspan *s = c->alloc[spc];
@@ -186,12 +137,12 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
         }
     } else {
         if (size > (SIZE_MAX >> 1)) {
-            unlockcache(foreign);
+            rt_unlockcache(foreign);
             return NULL;
         }
         uint64_t npages = (size + RT_PAGE_SIZE - 1) >> RT_PAGE_SHIFT;
         if (npages > UINT32_MAX || npages > ((uint64_t)1 << (47 - RT_PAGE_SHIFT))) {
-            unlockcache(foreign);
+            rt_unlockcache(foreign);
             return NULL;
         }
         rt_mspan *s = rt_mheap_alloc((uint32_t)npages, rt_spanclass(0, noscan), true);
@@ -201,7 +152,7 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
         c->largeallocbytes += npages << RT_PAGE_SHIFT;
         x = (void *)s->base;
     }
-    unlockcache(foreign);
+    rt_unlockcache(foreign);
     return x;
 }
 
@@ -210,12 +161,14 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
  * object of the class. Everything else: mallocgc_slow. */
 static inline void *mallocgc(size_t size, bool noscan, bool zero)
 {
-    rt_mcache *c = mycache();
+    rt_mcache *c = rt_mycache();
     if (rt_likely(c != NULL) && size - 1 < RT_MAX_SMALL_SIZE && !(noscan && size < RT_TINY_SIZE)) {
         int sc = rt_size_to_class(size);
         rt_freecache *f = &c->fc[rt_spanclass(sc, noscan)];
-        if (rt_likely(f->n != 0))
-            return popcached(c, f, sc, zero);
+        if (rt_likely(f->n != 0)) {
+            c->nmalloc[sc]++;
+            return rt_freecache_pop(f, sc, zero ? rt_class_to_size[sc] : 0);
+        }
     }
     return mallocgc_slow(size, noscan, zero);
 }
@@ -224,363 +177,6 @@ GORT_API void *gort_alloc(size_t n) { return mallocgc(n, false, true); }
 GORT_API void *gort_alloc_noscan(size_t n) { return mallocgc(n, true, true); }
 GORT_API void *gort_alloc_uninit(size_t n) { return mallocgc(n, false, false); }
 GORT_API void *gort_alloc_noscan_uninit(size_t n) { return mallocgc(n, true, false); }
-
-/* ---- free ---------------------------------------------------------------------------- */
-
-__attribute__((noreturn, cold)) static void badfree(uintptr_t p, const char *why)
-{
-    rt_throwf("gort_free(0x%lx): %s", (unsigned long)p, why);
-}
-
-/* Free object idx of small span s (validated by the caller). */
-static void free_small(rt_mspan *s, uint32_t idx, uintptr_t p)
-{
-    uint32_t w = idx / 64;
-    uint64_t bit = 1ull << (idx % 64);
-    if (!(rt_load_relaxed(&s->allocBits[w]) & bit))
-        badfree(p, "double free (the object is not allocated)");
-    rt_mcache *c = mycache();
-    if (c != NULL && c->alloc[s->spanclass] == s) {
-        /* Our own current span: clear the bit now; the slot is reused at
-         * once if it lies before where allocation has got to. */
-        if (rt_load_relaxed(&s->freeBits[w]) & bit)
-            badfree(p, "double free");
-        rt_store_relaxed(&s->allocBits[w], s->allocBits[w] & ~bit);
-        s->allocCount--;
-        s->needzero = true;
-        if (idx < s->freeindex) {
-            s->freeindex = w * 64;
-            s->allocCache = ~s->allocBits[w];
-        } else if (w == s->freeindex / 64) {
-            s->allocCache = ~s->allocBits[w] >> (s->freeindex % 64);
-        }
-    } else {
-        /* Pin the span first: once the bit is set its owner may merge it,
-         * find the span empty and free it, while we still look at it in
-         * rt_mcentral_freed (found by TSan). Then count, then set the bit:
-         * nfreed never under-counts the bits a merge can find. */
-        __atomic_add_fetch(&s->freeing, 1, __ATOMIC_SEQ_CST);
-        __atomic_add_fetch(&s->nfreed, 1, __ATOMIC_SEQ_CST);
-        uint64_t old = __atomic_fetch_or(&s->freeBits[w], bit, __ATOMIC_SEQ_CST);
-        if (old & bit)
-            badfree(p, "double free");
-        rt_mcentral_freed(s);
-        __atomic_sub_fetch(&s->freeing, 1, __ATOMIC_SEQ_CST);
-    }
-}
-
-
-static inline void cachefree(uint8_t spc, uintptr_t p);
-
-/* Cookies in a freed object (the essay at the top): rt_freekey in word 0
- * while it sits in a free cache; rt_freekey ^ FLUSHED in word 0 and
- * rt_flushkey in word 1 once flushed to its span. Every allocation clears
- * word 0 (and 1), so a live object carries one only if its owner put it
- * there. */
-#define FLUSHED 2
-uint64_t rt_freekey, rt_flushkey;
-
-/* A large object's pages went back to the heap: count it. */
-static void countfree_large(uint64_t bytes)
-{
-    bool foreign;
-    rt_mcache *c = lockcache(&foreign);
-    c->largefree++;
-    c->largefreebytes += bytes;
-    unlockcache(foreign);
-}
-
-static inline void cachefree_locked(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign, bool count);
-
-/* A tiny block whose objects are all freed and that is no longer any
- * mcache's current block goes to c's free cache (c: this P's, or the
- * foreign one with its lock held), where the next new tiny block or 16-byte
- * noscan object is taken from. */
-void rt_free_tinyblock(rt_mcache *c, uintptr_t block, bool foreign)
-{
-    cachefree_locked(c, RT_TINY_SPANCLASS, block, foreign, false);
-    c->tinyblockfrees++;
-}
-
-/* The slow path of gort_free: large objects, and every pointer
- * whose page is not in a small span (foreign, interior, already freed). */
-__attribute__((noinline)) static void free_slow(uintptr_t p)
-{
-    rt_mspan *s = rt_spanof(p);
-    if (s == NULL)
-        badfree(p, "pointer not allocated by gort (or already freed)");
-    if (rt_spanclass_size(s->spanclass) == 0) { /* large */
-        if (p != s->base)
-            badfree(p, "not the start of an object");
-        uint64_t bytes = (uint64_t)s->npages << RT_PAGE_SHIFT;
-        rt_mheap_free(s);
-        countfree_large(bytes);
-        return;
-    }
-    if (p >= s->limit)
-        badfree(p, "not the start of an object");
-    uint32_t idx = rt_span_objindex(s, p);
-    uintptr_t start = s->base + (uintptr_t)idx * s->elemsize;
-    if (p != start)
-        badfree(p, "not the start of an object");
-    cachefree(s->spanclass, p);
-}
-
-/* A tiny object (or a 16-byte noscan one: same span class) in block. */
-static void freetiny(uintptr_t p, uintptr_t block)
-{
-    uint32_t *st = rt_tinystate(block);
-    if (rt_load(st) == 0) { /* not a live tiny block: a 16-byte object */
-        if (p != block)
-            badfree(p, "double free, or not the start of an object");
-        cachefree(RT_TINY_SPANCLASS, p);
-        return;
-    }
-    uint32_t off = (uint32_t)(p - block), now = rt_load(st);
-    if (!(now & (1u << off)))
-        badfree(p, "double free, or not the start of a tiny object");
-    /* Its end bit is stable: objects allocated later lie beyond it. */
-    uint32_t bits = rt_tinybits(off, rt_tinysize(now, off));
-    uint32_t was = __atomic_fetch_and(st, ~bits, __ATOMIC_ACQ_REL);
-    if (!(was & (1u << off)))
-        badfree(p, "double free of a tiny object");
-    bool foreign;
-    rt_mcache *c = lockcache(&foreign);
-    c->tinyfrees++;
-    if ((was & ~bits) == 0) /* the last one, and not current: the block is free */
-        rt_free_tinyblock(c, block, foreign);
-    unlockcache(foreign);
-}
-
-/* The object of a small span's page holding p, from the page's pageinfo
- * (pi != 0): its start, and whether its index is inside the span. */
-static inline uintptr_t pageinfo_objstart(uintptr_t p, uint32_t pi, bool *inspan)
-{
-    int sc = rt_spanclass_size((uint8_t)(pi >> 8));
-    uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
-    uint32_t idx = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
-    *inspan = idx < rt_class_to_nelems[sc];
-    return base + (uintptr_t)idx * rt_class_to_size[sc];
-}
-
-/* Everything but the common case of gort_free: kept out of line so that
- * the fast path below needs no stack frame to speak of. */
-__attribute__((noinline)) static void free_notfast(uintptr_t p, uint32_t pi)
-{
-    if (pi == 0) {
-        if (p == 0 || p == (uintptr_t)&zerobase)
-            return;
-        free_slow(p);
-        return;
-    }
-    uint8_t spc = (uint8_t)(pi >> 8);
-    bool inspan;
-    uintptr_t start = pageinfo_objstart(p, pi, &inspan);
-    if (!inspan)
-        badfree(p, "not the start of an object");
-    if (spc == RT_TINY_SPANCLASS) {
-        freetiny(p, start);
-        return;
-    }
-    if (start != p)
-        badfree(p, "not the start of an object");
-    cachefree(spc, p);
-}
-
-/* gort_free, the fast path (a small object):
- *   1. pageinfo (arena map -> 2 bytes per page) gives the span class and
- *      the span's base without touching the span;
- *   2. divmagic gives the object index; p must be an object's start;
- *   3. it goes on this P's free cache (tiny objects: freetiny).
- * Anything else (large, not ours, a freed span, no P) takes free_notfast. */
-GORT_API void gort_free(void *ptr)
-{
-    uintptr_t p = (uintptr_t)ptr;
-    uint32_t pi = rt_pageinfo(p);
-    uint8_t spc = (uint8_t)(pi >> 8);
-    rt_mcache *c = mycache();
-    /* not ours / large / tiny / 8-byte / no P: the general path */
-    if (rt_unlikely(pi == 0 || spc == RT_TINY_SPANCLASS || spc < 2 * 2 || c == NULL)) {
-        free_notfast(p, pi);
-        return;
-    }
-    bool inspan;
-    uintptr_t start = pageinfo_objstart(p, pi, &inspan);
-    rt_freecache *f = &c->fc[spc];
-    uint32_t n = f->n;
-    if (rt_unlikely(start != p || !inspan || n == RT_FREECACHE || (n != 0 && f->obj[n - 1] == p))) {
-        free_notfast(p, pi); /* bad pointer, full cache or freed twice in a row: say which there */
-        return;
-    }
-    *(uint64_t *)p = rt_freekey;
-    f->obj[n] = p;
-    f->n = n + 1;
-    c->nfree[rt_spanclass_size(spc)]++;
-}
-
-/* Flush the oldest objects of a class's free cache to their spans'
- * bitmaps, keeping `keep`. */
-void rt_freecache_flush(rt_mcache *c, uint8_t spc, uint32_t keep)
-{
-    rt_freecache *f = &c->fc[spc];
-    if (f->n <= keep)
-        return;
-    uint32_t n = f->n - keep;
-    for (uint32_t i = 0; i < n; i++) {
-        uintptr_t q = f->obj[i];
-        *(uint64_t *)q = rt_freekey ^ FLUSHED; /* free in its span now: the other cookie */
-        if (rt_class_to_size[rt_spanclass_size(spc)] >= 16)
-            ((uint64_t *)q)[1] = rt_flushkey;  /* ... and the mark a pop looks for */
-        rt_mspan *s = rt_spanof(q);
-        free_small(s, rt_span_objindex(s, q), q);
-    }
-    memmove(f->obj, f->obj + n, keep * sizeof(f->obj[0]));
-    f->n = keep;
-}
-
-static bool incache(rt_mcache *c, uint8_t spc, uintptr_t p)
-{
-    rt_freecache *f = &c->fc[spc];
-    uint32_t n = rt_load_relaxed(&f->n);
-    for (uint32_t i = 0; i < n && i < RT_FREECACHE; i++)
-        if (rt_load_relaxed(&f->obj[i]) == p)
-            return true;
-    return false;
-}
-
-/* Other Ps' free caches, read racily: only on the way to a fatal error (or
- * for user data that equals the cookie), so TSan is told to look away. */
-__attribute__((no_sanitize("thread"))) static bool inothercache(rt_mcache *mine, uint8_t spc, uintptr_t p)
-{
-    for (int32_t i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
-        rt_p *pp = rt_load_acq(&rt_allp[i]);
-        if (pp == NULL)
-            break;
-        if (pp->mcache != NULL && pp->mcache != mine && incache(pp->mcache, spc, p))
-            return true;
-    }
-    return foreign_mcache != mine && incache(foreign_mcache, spc, p);
-}
-
-/* The object's first word is a free cookie: it was freed already, or the
- * user's data happens to equal the cookie. Tell which (this P's cache, the
- * span's bitmaps, the other Ps' caches) and die on a double free. */
-__attribute__((noinline, cold)) static void checkdoublefree(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign)
-{
-    rt_mspan *s = rt_spanof(p);
-    uint32_t idx = rt_span_objindex(s, p);
-    uint32_t w = idx / 64;
-    uint64_t bit = 1ull << (idx % 64);
-    if (incache(c, spc, p) || !(rt_load_relaxed(&s->allocBits[w]) & bit) ||
-        (rt_load_relaxed(&s->freeBits[w]) & bit) || inothercache(c, spc, p)) {
-        unlockcache(foreign);
-        badfree(p, "double free");
-    }
-}
-
-static inline void cachefree_locked(rt_mcache *c, uint8_t spc, uintptr_t p, bool foreign, bool count)
-{
-    rt_freecache *f = &c->fc[spc];
-    if (rt_unlikely(spc < 2 * 2)) {
-        /* 8-byte objects have no room for the flush mark: read the cookie. */
-        uint64_t word = *(uint64_t *)p;
-        if (rt_unlikely((word | FLUSHED) == (rt_freekey | FLUSHED)))
-            checkdoublefree(c, spc, p, foreign);
-    } else if (rt_unlikely(f->n != 0 && f->obj[f->n - 1] == p)) {
-        /* freed twice in a row: say so now (other double frees are caught
-         * when the object is reused, or at exit: see the essay above) */
-        unlockcache(foreign);
-        badfree(p, "double free");
-    }
-    if (rt_unlikely(f->n == RT_FREECACHE))
-        rt_freecache_flush(c, spc, RT_FREECACHE / 2);
-    *(uint64_t *)p = rt_freekey;
-    f->obj[f->n++] = p;
-    if (count)
-        c->nfree[rt_spanclass_size(spc)]++;
-}
-
-/* A small object (validated) goes to the freeing P's cache for its class. */
-static inline void cachefree(uint8_t spc, uintptr_t p)
-{
-    rt_mcache *c = mycache();
-    if (rt_likely(c != NULL)) {
-        cachefree_locked(c, spc, p, false, true);
-        return;
-    }
-    rt_lock_acquire(&foreignlock);
-    cachefree_locked(foreign_mcache, spc, p, true, true);
-    rt_lock_release(&foreignlock);
-}
-
-/* ---- the exit check ------------------------------------------------------------------- */
-
-static int cmpptr(const void *a, const void *b)
-{
-    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static size_t checkcache(rt_mcache *c, uintptr_t *all, size_t n)
-{
-    for (int spc = 2; spc < RT_NUM_SPAN_CLASSES; spc++) {
-        rt_freecache *f = &c->fc[spc];
-        int sc = rt_spanclass_size((uint8_t)spc);
-        for (uint32_t i = 0; i < f->n; i++) {
-            if (!rt_cookie_intact(f->obj[i], sc))
-                badfree(f->obj[i], "double free (or a write after free), found at exit");
-            all[n++] = f->obj[i];
-        }
-    }
-    return n;
-}
-
-/* When gort_main returns: a double free the free path could not see at once
- * (on another thread, or after the object left the cache) and that no
- * allocation has reused since is reported now rather than never. Checks
- * this P's free caches and the shared one (other Ps may still be running):
- * every cached object must carry the cookie, and none may be cached twice. */
-void rt_malloc_exitcheck(void)
-{
-    rt_mcache *c = mycache();
-    if (c == NULL || foreign_mcache == NULL)
-        return;
-    size_t max = 2 * (size_t)RT_NUM_SPAN_CLASSES * RT_FREECACHE;
-    uintptr_t *all = malloc(max * sizeof(uintptr_t));
-    if (all == NULL)
-        return;
-    rt_lock_acquire(&foreignlock);
-    size_t n = checkcache(c, all, 0);
-    n = checkcache(foreign_mcache, all, n);
-    rt_lock_release(&foreignlock);
-    qsort(all, n, sizeof(all[0]), cmpptr);
-    for (size_t i = 1; i < n; i++)
-        if (all[i] == all[i - 1])
-            badfree(all[i], "double free, found at exit");
-    free(all);
-}
-
-GORT_API size_t gort_usable_size(void *ptr)
-{
-    uintptr_t p = (uintptr_t)ptr;
-    if (ptr == NULL || ptr == &zerobase)
-        return 0;
-    rt_mspan *s = rt_spanof(p);
-    if (s == NULL)
-        rt_throwf("gort_usable_size(0x%lx): pointer not allocated by gort", (unsigned long)p);
-    if (rt_spanclass_size(s->spanclass) == 0)
-        return ((size_t)s->npages << RT_PAGE_SHIFT) - (p - s->base);
-    uint32_t idx = rt_span_objindex(s, p);
-    uintptr_t start = s->base + (uintptr_t)idx * s->elemsize;
-    uint32_t st = s->spanclass == RT_TINY_SPANCLASS ? rt_load(rt_tinystate(start)) : 0;
-    if (st != 0) { /* a tiny object: its exact size */
-        uint32_t off = (uint32_t)(p - start);
-        if (!(st & (1u << off)))
-            rt_throwf("gort_usable_size(0x%lx): not the start of an object", (unsigned long)p);
-        return rt_tinysize(st, off);
-    }
-    return start + s->elemsize - p;
-}
 
 /* ---- memstats ---------------------------------------------------------------------------- */
 
@@ -626,9 +222,8 @@ GORT_API void gort_read_memstats(gort_memstats_t *ms)
             addcache(ms, pp->mcache, &heapalloc);
         stack += rt_stack_inuse_bytes(&pp->stackcache);
     }
-    rt_lock_acquire(&foreignlock);
-    addcache(ms, foreign_mcache, &heapalloc);
-    rt_lock_release(&foreignlock);
+    addcache(ms, rt_foreign_lock(), &heapalloc);
+    rt_foreign_unlock();
     for (int sc = 0; sc < 61; sc++)
         ms->BySize[sc].Size = rt_class_to_size[sc];
     rt_heapstats hs;
@@ -655,12 +250,12 @@ void rt_mallocinit_all(void)
 {
     rt_mallocinit();
     if (rt_freekey == 0) {
-        uint64_t r = rt_arch_cputicks() ^ (uint64_t)(uintptr_t)&zerobase;
+        uint64_t r = rt_arch_cputicks() ^ (uint64_t)(uintptr_t)&rt_zerobase;
         rt_freekey = ((r * 0x9e3779b97f4a7c15ull) ^ 0x5bd1e9955bd1e995ull) | 1; /* odd: never a plausible pointer, never zero */
         rt_flushkey = ((r * 0xc2b2ae3d27d4eb4full) ^ 0x165667b19e3779f9ull) | 1;
     }
-    if (foreign_mcache == NULL)
-        foreign_mcache = rt_mcache_new();
+    if (rt_foreign_mcache == NULL)
+        rt_foreign_mcache = rt_mcache_new();
 }
 
 /* gort_alloc before the runtime booted (an ELF constructor, say): set the

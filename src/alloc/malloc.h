@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include <string.h>
+
+#include "../asm/arch.h" /* the thread's mcache slot */
 
 /* ---- sizeclasses.c: Go's size classes, computed at start-up ---------------- */
 
@@ -132,20 +135,103 @@ static inline uint32_t *rt_tinystate(uintptr_t p)
     return &a->tinystate[(p & (RT_ARENA_SIZE - 1)) >> 4];
 }
 
+/* ---- pointer lookup: every lookup of a pointer decodes it here ------------
+ *
+ * [heap_lo, heap_hi) covers every arena (mheap.c grows it when it adds one,
+ * never shrinks it; empty before the first), so one compare turns away most
+ * pointers that are not the heap's before the arena map is read. It is kept
+ * in arena numbers (address >> 26, under 2^22) in one word, rt_heaprange =
+ * lo | (hi - lo) << 32, so that one load gives a consistent pair. */
+extern uint64_t rt_heaprange;
+static inline uintptr_t rt_heap_lo(void)
+{
+    return (uintptr_t)(uint32_t)__atomic_load_n(&rt_heaprange, __ATOMIC_ACQUIRE) << RT_ARENA_SHIFT;
+}
+static inline uintptr_t rt_heap_hi(void)
+{
+    uint64_t r = __atomic_load_n(&rt_heaprange, __ATOMIC_ACQUIRE);
+    return (uintptr_t)((uint32_t)r + (r >> 32)) << RT_ARENA_SHIFT;
+}
+
+/* The arena holding p and p's page in it; NULL outside the heap's range or
+ * in a hole between its regions. */
+static inline rt_heaparena *rt_heaparenaof(uintptr_t p, uint32_t *page)
+{
+    *page = (uint32_t)((p & (RT_ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
+    uint64_t r = __atomic_load_n(&rt_heaprange, __ATOMIC_ACQUIRE);
+    uintptr_t arena = p >> RT_ARENA_SHIFT;
+    if (arena - (uint32_t)r >= r >> 32)
+        return NULL;
+    return __atomic_load_n(&rt_arenamap[arena], __ATOMIC_ACQUIRE);
+}
+
+/* The pageinfo of p's page: 0 unless p is in a page of an in-use small span. */
 static inline uint32_t rt_pageinfo(uintptr_t p)
 {
-    if (p >> 48)
-        return 0;
-    rt_heaparena *a = __atomic_load_n(&rt_arenamap[p >> RT_ARENA_SHIFT], __ATOMIC_ACQUIRE);
+    uint32_t pg;
+    rt_heaparena *a = rt_heaparenaof(p, &pg);
+    return a != NULL ? __atomic_load_n(&a->pageinfo[pg], __ATOMIC_RELAXED) : 0;
+}
+
+/* The object of a small span that p points into, from p's pageinfo pi
+ * (!= 0), without reading the span: its base, and its index in the span in
+ * *idx, which is >= the class's nelems when p lies at or past the span's
+ * limit (the tail no object uses). */
+static inline uintptr_t rt_pageinfo_object(uintptr_t p, uint32_t pi, uint32_t *idx)
+{
+    int sc = rt_spanclass_size((uint8_t)(pi >> 8));
+    uintptr_t base = (p & ~(uintptr_t)(RT_PAGE_SIZE - 1)) - ((uintptr_t)(pi & 0xff) << RT_PAGE_SHIFT);
+    uint32_t i = (uint32_t)(((uint64_t)(uint32_t)(p - base) * rt_class_to_divmagic[sc]) >> 32);
+    *idx = i;
+    return base + (uintptr_t)i * rt_class_to_size[sc];
+}
+
+/* Go's findObject: the base of the object p points into (any byte of it),
+ * with its span in *sp and its index there in *idx; 0 (*sp NULL, *idx 0)
+ * when p is outside the heap, in free pages, in a span that is not
+ * in use (dead, manual), or at or past the span's limit. It does not say
+ * whether the object is allocated: the caller's bitmaps do. A tiny object
+ * is found as its 16-byte block.
+ *
+ * For the collector's marker (every word it scans) and every path that
+ * takes a pointer back (gort_free, gort_usable_size, the free caches'
+ * flush): no lock, no store; the range compare, the arena map, the page's
+ * span and pageinfo, and for a small span the divmagic division without
+ * reading the span (a large one is checked against its state and limit).
+ * Concurrent with an allocation or free of the span itself the answer may
+ * be either; no valid pointer can be in such a span. */
+static inline uintptr_t rt_findobject(uintptr_t p, rt_mspan **sp, uint32_t *idx)
+{
+    *sp = NULL;
+    *idx = 0;
+    uint32_t pg;
+    rt_heaparena *a = rt_heaparenaof(p, &pg);
     if (a == NULL)
         return 0;
-    return __atomic_load_n(&a->pageinfo[(p & (RT_ARENA_SIZE - 1)) >> RT_PAGE_SHIFT], __ATOMIC_RELAXED);
+    rt_mspan *s = __atomic_load_n(&a->spans[pg], __ATOMIC_ACQUIRE);
+    if (s == NULL)
+        return 0;
+    uint32_t pi = __atomic_load_n(&a->pageinfo[pg], __ATOMIC_RELAXED);
+    uintptr_t base;
+    uint32_t i;
+    if (pi != 0) {
+        base = rt_pageinfo_object(p, pi, &i);
+        if (i >= rt_class_to_nelems[rt_spanclass_size((uint8_t)(pi >> 8))])
+            return 0;
+    } else {
+        if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != SPAN_INUSE || p >= s->limit)
+            return 0;
+        base = s->base;
+        i = 0;
+    }
+    *sp = s;
+    *idx = i;
+    return base;
 }
 
 void rt_mallocinit(void);
 rt_mspan *rt_mheap_alloc(uint32_t npages, uint8_t spanclass, bool large); /* fatal on OOM */
 void rt_mheap_free(rt_mspan *s);
-rt_mspan *rt_spanof(uintptr_t p);           /* the in-use span holding p, or NULL */
 void rt_mspan_init_small(rt_mspan *s, uint8_t spanclass);
 uint32_t rt_mspan_merge(rt_mspan *s);       /* owner: fold freeBits into allocBits; returns freed count */
 int64_t rt_mheap_scavenge(int64_t maxpages, bool all); /* returns pages released */
@@ -204,6 +290,75 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign); /* foreign: c i
 
 void rt_mallocinit_all(void);   /* schedinit: heap, size classes, the foreign mcache */
 void rt_mallocinit_early(void); /* an allocation before boot */
+extern uint64_t rt_zerobase;    /* what every 0-byte allocation returns */
+
+/* The mcache of the P this thread holds (acquirep sets the slot), or NULL. */
+static inline rt_mcache *rt_mycache(void) { return (rt_mcache *)rt_arch_getmcache(); }
+
+/* Threads without a P share rt_foreign_mcache under a lock (rank MCACHE_SHARED:
+ * below mcentral and mheap). rt_foreign_lock returns it locked. */
+extern rt_mcache *rt_foreign_mcache;
+rt_mcache *rt_foreign_lock(void);
+void rt_foreign_unlock(void);
+
+/* This P's mcache, or (a thread without a P) the shared one, locked:
+ * *foreign says which, for rt_unlockcache. */
+static inline rt_mcache *rt_lockcache(bool *foreign)
+{
+    rt_mcache *c = rt_mycache();
+    *foreign = c == NULL;
+    return c != NULL ? c : rt_foreign_lock();
+}
+
+static inline void rt_unlockcache(bool foreign)
+{
+    if (foreign)
+        rt_foreign_unlock();
+}
+
+/* Every P's mcache (allps) or only this P's, then the shared one, into
+ * cs[0..max); returns how many. For the checks below. */
+int32_t rt_mcaches(rt_mcache **cs, int32_t max, bool allps);
+
+/* ---- consistency checks (debug tier 2, and tests) ------------------------
+ *
+ * Each verifies one structure's invariants and dies with a fatal error
+ * naming what broke ("rt_mheap_check: ..."). O(heap); they take the
+ * allocator's locks one at a time, so call them with no runtime lock held.
+ *
+ * rt_mheap_check: with the world stopped (rt_stoptheworld): no goroutine,
+ * and no thread without a P, may allocate or free meanwhile (sysmon may
+ * reclaim and scavenge: the checks take the locks it takes). It checks
+ *   - every P's mcache and the shared one: their spans (rt_mspan_check),
+ *     their tiny blocks, and every object in their free caches (its
+ *     cookie; an allocated object of an in-use span of the cache's class;
+ *     in no cache twice);
+ *   - the mcentral lists: links, counts, span.where, span class, the
+ *     full/partial rule, and each listed span (rt_mspan_check);
+ *   - the page heap: every chunk's summary and every region's maximum
+ *     recomputed from the bitmaps, scavenged and zero pages free, the arena
+ *     map's span and pageinfo for every page, and the counters (free, in
+ *     use, released, committed) recounted from the bitmaps and spans.
+ * rt_mspan_check: one in-use span, with no free of its objects under way
+ * (the world stopped; it takes the span's mcentral lock against sysmon's
+ * reclaim): its geometry, allocCount == popcount(allocBits),
+ * freeBits a subset of allocBits, nfreed == popcount(freeBits), and (in an
+ * mcache) allocCache offering only free slots.
+ *
+ * The exit check at tier 2 (rt_malloc_exitcheck) runs what holds while
+ * other Ps still run (stopped false): this P's mcache and the shared one,
+ * the mcentral lists and the page heap under their locks, nfreed only as
+ * an upper bound of popcount(freeBits). */
+void rt_mheap_check(void);
+void rt_mspan_check(rt_mspan *s);
+void rt_mheap_check_as(bool stopped);           /* mheap.c */
+void rt_mspan_check_as(rt_mspan *s, bool stopped); /* mcentral.c */
+void rt_mcentral_check(bool stopped);           /* mcentral.c */
+uint32_t rt_mcache_check(rt_mcache *c, bool stopped); /* mcache.c: returns its spans */
+void rt_freecache_check(rt_mcache **cs, int32_t n, bool atexit); /* free.c */
+
+/* ---- free.c -------------------------------------------------------------------- */
+
 void rt_malloc_exitcheck(void); /* gort_main returned: late double-free check */
 void rt_free_tinyblock(rt_mcache *c, uintptr_t block, bool foreign);
 void rt_freecache_flush(rt_mcache *c, uint8_t spc, uint32_t keep);
@@ -216,6 +371,24 @@ static inline bool rt_cookie_intact(uintptr_t p, int sc)
 {
     const uint64_t *w = (const uint64_t *)p;
     return w[0] == rt_freekey && (sc <= 1 || w[1] != rt_flushkey);
+}
+
+/* The one pop of a free cache (f->n > 0; objects of size class sc): the
+ * object freed last, whose cookie must be intact (else the double-free
+ * fatal error, before anyone gets it). Its first zero bytes are cleared
+ * (its size, or less), or with zero 0 only its cookie, so that a second pop
+ * of it fails. (A constant zero lets the compiler inline the memset.) The
+ * caller counts the allocation. */
+static inline void *rt_freecache_pop(rt_freecache *f, int sc, size_t zero)
+{
+    uintptr_t x = f->obj[--f->n];
+    if (__builtin_expect(!rt_cookie_intact(x, sc), 0))
+        rt_reusefail(x);
+    if (zero != 0)
+        memset((void *)x, 0, zero);
+    else
+        *(uint64_t *)x = 0;
+    return (void *)x;
 }
 
 #endif /* GORT_MALLOC_H */

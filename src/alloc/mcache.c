@@ -151,10 +151,7 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign)
     uintptr_t v;
     rt_freecache *f = &c->fc[RT_TINY_SPANCLASS];
     if (f->n != 0) {
-        v = f->obj[--f->n];
-        if (rt_unlikely(!rt_cookie_intact(v, rt_spanclass_size(RT_TINY_SPANCLASS))))
-            rt_reusefail(v);
-        memset((void *)v, 0, RT_TINY_SIZE);
+        v = (uintptr_t)rt_freecache_pop(f, rt_spanclass_size(RT_TINY_SPANCLASS), RT_TINY_SIZE);
     } else {
         rt_mspan *s;
         bool needzero;
@@ -171,4 +168,36 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign)
     c->tinyoffset = size;
     c->tinyallocs++;
     return v;
+}
+
+/* ---- consistency check (malloc.h) ------------------------------------------------ */
+
+/* c's spans and its tiny block, as c's owner sees them: the owner is
+ * stopped, or is the caller (this P's mcache, or the shared one with its
+ * lock held). Returns how many spans c holds. */
+uint32_t rt_mcache_check(rt_mcache *c, bool stopped)
+{
+    uint32_t n = 0;
+    for (int spc = 0; spc < RT_NUM_SPAN_CLASSES; spc++) {
+        rt_mspan *s = c->alloc[spc];
+        if (s == NULL)
+            continue;
+        n++;
+        if (s->spanclass != spc || rt_load(&s->where) != IN_MCACHE)
+            rt_throwf("rt_mheap_check: mcache %p holds span 0x%lx for span class %d, but the span has class %d "
+                      "and where = %d",
+                      (void *)c, (unsigned long)s->base, spc, s->spanclass, rt_load(&s->where));
+        rt_mspan_check_as(s, stopped);
+    }
+    if (c->tiny != 0) {
+        rt_mspan *s;
+        uint32_t idx;
+        if (rt_findobject(c->tiny, &s, &idx) != c->tiny || s->spanclass != RT_TINY_SPANCLASS ||
+            !(rt_load_relaxed(&s->allocBits[idx / 64]) >> (idx % 64) & 1) || c->tinyst != rt_tinystate(c->tiny) ||
+            !(rt_load(c->tinyst) & RT_TINY_CURRENT) || c->tinyoffset > RT_TINY_SIZE)
+            rt_throwf("rt_mheap_check: mcache %p: its tiny block 0x%lx is not an allocated 16-byte block marked "
+                      "current (state 0x%x)",
+                      (void *)c, (unsigned long)c->tiny, c->tinyst != NULL ? rt_load(c->tinyst) : 0);
+    }
+    return n;
 }

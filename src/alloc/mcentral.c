@@ -61,6 +61,33 @@ static void unlink_span(rt_mspan **list, rt_mspan *s)
     s->next = s->prev = NULL;
 }
 
+/* The one list move: take s off the list s->where names (partial, full or
+ * none) and file it as `to`: IN_PARTIAL or IN_FULL go on that list,
+ * IN_MCACHE or IN_NONE on none; the counts follow. c->lock held. The
+ * seq_cst store of s->where comes last: uncachespan's race with a free
+ * (the essay above) needs it before uncachespan reads nfreed. */
+static void move(mcentral *c, rt_mspan *s, uint8_t to)
+{
+    switch (rt_load_relaxed(&s->where)) {
+    case IN_PARTIAL:
+        unlink_span(&c->partial, s);
+        rt_store_relaxed(&c->npartial, c->npartial - 1);
+        break;
+    case IN_FULL:
+        unlink_span(&c->full, s);
+        rt_store_relaxed(&c->nfull, c->nfull - 1);
+        break;
+    }
+    if (to == IN_PARTIAL) {
+        push(&c->partial, s);
+        rt_store_relaxed(&c->npartial, c->npartial + 1);
+    } else if (to == IN_FULL) {
+        push(&c->full, s);
+        rt_store_relaxed(&c->nfull, c->nfull + 1);
+    }
+    rt_store(&s->where, to);
+}
+
 /* Initialise a fresh span of a small size class. */
 void rt_mspan_init_small(rt_mspan *s, uint8_t spanclass)
 {
@@ -110,9 +137,7 @@ rt_mspan *rt_mcentral_cachespan(uint8_t spanclass)
             rt_lock_release(&c->lock);
             break;
         }
-        unlink_span(&c->partial, s);
-        rt_store_relaxed(&c->npartial, c->npartial - 1);
-        rt_store(&s->where, IN_MCACHE);
+        move(c, s, IN_MCACHE);
         rt_lock_release(&c->lock);
         rt_mspan_merge(s);
         if (s->allocCount < s->nelems) {
@@ -141,22 +166,12 @@ void rt_mcentral_uncachespan(rt_mspan *s)
     }
     rt_lock_acquire(&c->lock);
     if (s->allocCount < s->nelems || rt_load(&s->nfreed) != 0) {
-        rt_store(&s->where, IN_PARTIAL);
-        push(&c->partial, s);
-        rt_store_relaxed(&c->npartial, c->npartial + 1);
+        move(c, s, IN_PARTIAL);
     } else {
         rt_store(&s->hasfree, 0);
-        rt_store(&s->where, IN_FULL);
-        push(&c->full, s);
-        rt_store_relaxed(&c->nfull, c->nfull + 1);
-        if (rt_load(&s->nfreed) != 0 && rt_cas(&s->hasfree, 0, 1)) {
-            /* a free landed between the merge and now */
-            unlink_span(&c->full, s);
-            rt_store_relaxed(&c->nfull, c->nfull - 1);
-            rt_store(&s->where, IN_PARTIAL);
-            push(&c->partial, s);
-            rt_store_relaxed(&c->npartial, c->npartial + 1);
-        }
+        move(c, s, IN_FULL);
+        if (rt_load(&s->nfreed) != 0 && rt_cas(&s->hasfree, 0, 1))
+            move(c, s, IN_PARTIAL); /* a free landed between the merge and now */
     }
     rt_lock_release(&c->lock);
 }
@@ -169,13 +184,8 @@ void rt_mcentral_freed(rt_mspan *s)
         return;
     mcentral *c = &central[s->spanclass];
     rt_lock_acquire(&c->lock);
-    if (s->where == IN_FULL) {
-        unlink_span(&c->full, s);
-        rt_store_relaxed(&c->nfull, c->nfull - 1);
-        rt_store(&s->where, IN_PARTIAL);
-        push(&c->partial, s);
-        rt_store_relaxed(&c->npartial, c->npartial + 1);
-    }
+    if (s->where == IN_FULL)
+        move(c, s, IN_PARTIAL);
     rt_lock_release(&c->lock);
 }
 
@@ -195,9 +205,7 @@ int64_t rt_mcentral_reclaim(int64_t maxspans)
             seen++;
             rt_mspan_merge(s); /* no owner while on the list: the lock makes us it */
             if (s->allocCount == 0 && rt_load(&s->freeing) == 0) {
-                unlink_span(&c->partial, s);
-                rt_store_relaxed(&c->npartial, c->npartial - 1);
-                rt_store(&s->where, IN_NONE);
+                move(c, s, IN_NONE);
                 s->next = empty;
                 empty = s;
             }
@@ -211,4 +219,115 @@ int64_t rt_mcentral_reclaim(int64_t maxspans)
         }
     }
     return freed;
+}
+
+/* ---- consistency checks (malloc.h) ---------------------------------------------- */
+
+/* A broken span: the fatal error names it. */
+#define spanbad(s, fmt, ...)                                                                   \
+    rt_throwf("rt_mheap_check: span 0x%lx (%u pages, span class %d): " fmt, (unsigned long)(s)->base, \
+              (s)->npages, (s)->spanclass, ##__VA_ARGS__)
+
+/* Under the span's mcentral lock: sysmon's reclaim merges spans on the
+ * partial list even while the world is stopped. */
+void rt_mspan_check(rt_mspan *s)
+{
+    mcentral *c = &central[s->spanclass];
+    rt_lock_acquire(&c->lock);
+    rt_mspan_check_as(s, true);
+    rt_lock_release(&c->lock);
+}
+
+/* stopped: no free of s's objects may be under way, so nfreed is exact;
+ * else (other Ps run) frees may set freeBits meanwhile, and nfreed, counted
+ * first, only bounds what the bits show. The caller owns s either way. */
+void rt_mspan_check_as(rt_mspan *s, bool stopped)
+{
+    if (rt_load(&s->state) != SPAN_INUSE)
+        spanbad(s, "state %d, not in use", rt_load(&s->state));
+    if (s->npages == 0 || (s->base & (RT_PAGE_SIZE - 1)) != 0)
+        spanbad(s, "bad base or size");
+    int sc = rt_spanclass_size(s->spanclass);
+    uintptr_t end = s->base + ((uintptr_t)s->npages << RT_PAGE_SHIFT);
+    if (sc == 0) { /* large: one object, the whole span */
+        if (s->nelems != 1 || s->elemsize != 0 || s->limit != end)
+            spanbad(s, "large span with nelems %u, elemsize %u, limit 0x%lx", s->nelems, s->elemsize,
+                    (unsigned long)s->limit);
+        return;
+    }
+    if (s->npages != rt_class_to_allocnpages[sc] || s->elemsize != rt_class_to_size[sc] ||
+        s->nelems != rt_class_to_nelems[sc] || s->divmagic != rt_class_to_divmagic[sc] ||
+        s->limit != s->base + (uintptr_t)s->nelems * s->elemsize)
+        spanbad(s, "geometry (elemsize %u, nelems %u, limit 0x%lx) does not match size class %d", s->elemsize,
+                s->nelems, (unsigned long)s->limit, sc);
+    uint32_t nalloc = 0, npending = 0;
+    for (uint32_t w = 0; w < RT_SPAN_BITS_WORDS; w++) {
+        uint64_t valid = w * 64 >= s->nelems ? 0 : s->nelems - w * 64 >= 64 ? ~0ull : (1ull << (s->nelems - w * 64)) - 1;
+        uint64_t a = rt_load_relaxed(&s->allocBits[w]), f = rt_load(&s->freeBits[w]);
+        if ((a | f) & ~valid)
+            spanbad(s, "bitmap bits set past its %u objects (word %u)", s->nelems, w);
+        if (f & ~a) {
+            uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(f & ~a);
+            spanbad(s, "object %u (0x%lx) pending in freeBits but not allocated in allocBits", i,
+                    (unsigned long)(s->base + (uintptr_t)i * s->elemsize));
+        }
+        nalloc += (uint32_t)__builtin_popcountll(a);
+        npending += (uint32_t)__builtin_popcountll(f);
+    }
+    /* allocCount counts allocBits; frees pending in freeBits are counted in
+     * nfreed and leave both alone until the owner merges them. */
+    if (s->allocCount != nalloc)
+        spanbad(s, "allocCount %u, but %u objects allocated in allocBits", s->allocCount, nalloc);
+    uint32_t nfreed = rt_load(&s->nfreed);
+    if (stopped ? nfreed != npending : nfreed < npending)
+        spanbad(s, "nfreed %u, but %u frees pending in freeBits", nfreed, npending);
+    if (s->freeindex > s->nelems)
+        spanbad(s, "freeindex %u past its %u objects", s->freeindex, s->nelems);
+    if (rt_load(&s->where) == IN_MCACHE) {
+        /* allocCache: bit b stands for slot freeindex + b, and a set bit
+         * must be a free slot (nextFreeFast hands it out unchecked). */
+        for (uint64_t cache = s->allocCache; cache != 0; cache &= cache - 1) {
+            uint32_t i = s->freeindex + (uint32_t)__builtin_ctzll(cache);
+            if (i < s->nelems && (rt_load_relaxed(&s->allocBits[i / 64]) >> (i % 64) & 1))
+                spanbad(s, "allocCache offers object %u, which is allocated", i);
+        }
+    }
+}
+
+/* One list of an mcentral (its lock held): links, count, where, class. */
+static void checklist(int spc, rt_mspan *list, uint32_t count, uint8_t where, bool stopped)
+{
+    uint32_t n = 0;
+    for (rt_mspan *s = list, *prev = NULL; s != NULL; prev = s, s = s->next) {
+        if (++n > count)
+            rt_throwf("rt_mheap_check: mcentral %d: %s list longer than its count %u", spc,
+                      where == IN_FULL ? "full" : "partial", count);
+        if (s->prev != prev)
+            spanbad(s, "bad prev link on mcentral %d's list", spc);
+        if (rt_load(&s->where) != where || s->spanclass != spc)
+            spanbad(s, "on mcentral %d's %s list, but where = %d", spc, where == IN_FULL ? "full" : "partial",
+                    rt_load(&s->where));
+        rt_mspan_check_as(s, stopped);
+        /* full: nothing free when filed, and the first free since moves
+         * it to partial; partial: something free, or pending. */
+        if (where == IN_FULL && (s->allocCount != s->nelems || (stopped && rt_load(&s->nfreed) != 0)))
+            spanbad(s, "on the full list with %u of %u allocated and %u frees pending", s->allocCount, s->nelems,
+                    rt_load(&s->nfreed));
+        if (where == IN_PARTIAL && stopped && s->allocCount == s->nelems && rt_load(&s->nfreed) == 0)
+            spanbad(s, "on the partial list with nothing free");
+    }
+    if (n != count)
+        rt_throwf("rt_mheap_check: mcentral %d: %s list has %u spans, its count says %u", spc,
+                  where == IN_FULL ? "full" : "partial", n, count);
+}
+
+void rt_mcentral_check(bool stopped)
+{
+    for (int spc = 0; spc < RT_NUM_SPAN_CLASSES; spc++) {
+        mcentral *c = &central[spc];
+        rt_lock_acquire(&c->lock);
+        checklist(spc, c->partial, c->npartial, IN_PARTIAL, stopped);
+        checklist(spc, c->full, c->nfull, IN_FULL, stopped);
+        rt_lock_release(&c->lock);
+    }
 }

@@ -10,10 +10,12 @@
  * contiguous arenas as it needs. Runtime pages are 8 KiB.
  *
  * Arena map: arenamap[addr >> 26] -> heaparena, whose spans[] maps each of
- * its 8192 pages to the mspan using it (NULL for free pages). That is how
- * gort_free finds the span of any pointer in two loads; the map (4M
- * entries, 32 MiB of address space) is reserved NORESERVE and only touched
- * where arenas exist.
+ * its 8192 pages to the mspan using it (NULL for free pages), and pageinfo[]
+ * to its small span's class and page offset. With [heap_lo, heap_hi) (the
+ * range every arena lies in, rt_heaprange), that is how rt_findobject (malloc.h)
+ * finds the object of any pointer: a compare, then two or three loads; the
+ * map (4M entries, 32 MiB of address space) is reserved NORESERVE and only
+ * touched where arenas exist.
  *
  * Page allocator (Go's mpagealloc is the model, with two levels instead of
  * a radix tree of five)
@@ -93,12 +95,14 @@ typedef struct region {
 } region;
 
 rt_heaparena **rt_arenamap;
+uint64_t rt_heaprange; /* malloc.h: the arenas' range, lo | (hi - lo) << 32 in arenas */
 
 static struct {
     rt_lock lock;
     region *regions;             /* address-ordered list */
     rt_mspan *spanfree;          /* fixalloc free list */
     uint64_t sys, inuse_pages, free_pages, released_pages;
+    uint64_t scav_inflight;      /* free pages the scavenger has taken out for madvise */
     uint64_t spans_inuse, spans_sys;
     uint64_t large_alloc_bytes, large_free_bytes, large_allocs, large_frees;
 } h = {.lock = {0, RT_RANK_MHEAP}};
@@ -152,26 +156,6 @@ void *rt_persistentalloc(size_t size, size_t align)
 
 /* ---- arena map ----------------------------------------------------------------- */
 
-static inline heaparena *arenaof(uintptr_t p)
-{
-    if (p >> 48)
-        return NULL;
-    return rt_load_acq(&rt_arenamap[p >> ARENA_SHIFT]);
-}
-
-rt_mspan *rt_spanof(uintptr_t p)
-{
-    heaparena *a = arenaof(p);
-    if (a == NULL)
-        return NULL;
-    /* A freed span's pages point to NULL (mheap_free clears them before
-     * the span struct can be reused), so the entry alone says "in use". */
-    rt_mspan *s = rt_load_acq(&a->spans[(p & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT]);
-    if (s == NULL || p < s->base)
-        return NULL;
-    return s;
-}
-
 /* Point every page of [base, base+npages) at s (NULL when freeing), and
  * set its pageinfo: spanclass and page offset for a small span, else 0. */
 static void setspans(uintptr_t base, uint32_t npages, rt_mspan *s, bool small)
@@ -206,17 +190,24 @@ static void setrange(uint64_t *b, uint32_t from, uint32_t n, bool v)
     }
 }
 
+/* chunk.{start, max, end} from its bitmap: a walk over the free runs, a
+ * ctz to the end of each free run and one to the end of each allocated
+ * one. */
 static void summarize(chunk *c)
 {
     uint32_t start = 0, max = 0, run = 0;
     bool leading = true;
     for (uint32_t w = 0; w < CHUNK_WORDS; w++) {
         uint64_t a = c->alloc[w];
-        if (a == 0) { /* 64 free pages */
-            run += 64;
-            continue;
-        }
-        if (a == ~0ull) {
+        uint32_t i = 0;
+        while (i < 64) {
+            uint64_t rest = a >> i;
+            if (rest == 0) { /* free to the end of the word */
+                run += 64 - i;
+                break;
+            }
+            uint32_t nfree = (uint32_t)__builtin_ctzll(rest);
+            run += nfree; /* ... then an allocated page ends the run */
             if (leading) {
                 start = run;
                 leading = false;
@@ -224,20 +215,11 @@ static void summarize(chunk *c)
             if (run > max)
                 max = run;
             run = 0;
-            continue;
-        }
-        for (int i = 0; i < 64; i++) {
-            if (!((a >> i) & 1)) {
-                run++;
-                continue;
-            }
-            if (leading) {
-                start = run;
-                leading = false;
-            }
-            if (run > max)
-                max = run;
-            run = 0;
+            i += nfree;
+            uint64_t freebits = ~a >> i; /* skip the allocated pages */
+            if (freebits == 0)
+                break;
+            i += (uint32_t)__builtin_ctzll(freebits);
         }
     }
     if (leading)
@@ -316,16 +298,24 @@ static int64_t region_find(region *r, uint32_t n)
     return -1;
 }
 
+/* The piece of pages [i, end) of r that lies in i's chunk: the chunk, the
+ * piece's first page in it (*off) and its length (*k). */
+static inline chunk *chunkpiece(region *r, uint64_t i, uint64_t end, uint32_t *off, uint32_t *k)
+{
+    *off = (uint32_t)(i % CHUNK_PAGES);
+    *k = CHUNK_PAGES - *off < end - i ? CHUNK_PAGES - *off : (uint32_t)(end - i);
+    return &r->chunks[i / CHUNK_PAGES];
+}
+
 /* Mark [pi, pi+n) of r allocated; commit chunks as needed; returns whether
  * every page was known zero, and how many were scavenged. */
 static bool region_take(region *r, uint64_t pi, uint32_t n, uint32_t *nscav)
 {
     bool allzero = true;
     *nscav = 0;
-    for (uint64_t i = pi; i < pi + n;) {
-        chunk *c = &r->chunks[i / CHUNK_PAGES];
-        uint32_t off = (uint32_t)(i % CHUNK_PAGES);
-        uint32_t k = CHUNK_PAGES - off < pi + n - i ? CHUNK_PAGES - off : (uint32_t)(pi + n - i);
+    uint32_t off, k;
+    for (uint64_t i = pi; i < pi + n; i += k) {
+        chunk *c = chunkpiece(r, i, pi + n, &off, &k);
         if (!c->committed) {
             uintptr_t cb = r->base + ((uintptr_t)(i / CHUNK_PAGES * CHUNK_PAGES) << RT_PAGE_SHIFT);
             int err = rt_sysMap((void *)cb, (size_t)CHUNK_PAGES << RT_PAGE_SHIFT);
@@ -345,7 +335,6 @@ static bool region_take(region *r, uint64_t pi, uint32_t n, uint32_t *nscav)
         setrange(c->zero, off, k, false);
         setrange(c->idle, off, k, false);
         summarize(c);
-        i += k;
     }
     region_remax(r);
     return allzero;
@@ -353,17 +342,15 @@ static bool region_take(region *r, uint64_t pi, uint32_t n, uint32_t *nscav)
 
 static void region_give(region *r, uint64_t pi, uint32_t n, bool scavenged)
 {
-    for (uint64_t i = pi; i < pi + n;) {
-        chunk *c = &r->chunks[i / CHUNK_PAGES];
-        uint32_t off = (uint32_t)(i % CHUNK_PAGES);
-        uint32_t k = CHUNK_PAGES - off < pi + n - i ? CHUNK_PAGES - off : (uint32_t)(pi + n - i);
+    uint32_t off, k;
+    for (uint64_t i = pi; i < pi + n; i += k) {
+        chunk *c = chunkpiece(r, i, pi + n, &off, &k);
         setrange(c->alloc, off, k, false);
         if (scavenged) {
             setrange(c->scav, off, k, true);
             setrange(c->zero, off, k, true);
         }
         summarize(c);
-        i += k;
     }
     region_remax(r);
 }
@@ -417,6 +404,14 @@ static region *grow(uint32_t npages, int *err)
     r->next = *link;
     *link = r;
     h.free_pages += np;
+    /* The lookups' range (malloc.h), one word */
+    uint64_t lo = base >> ARENA_SHIFT, hi = (base + size) >> ARENA_SHIFT;
+    if (rt_heaprange != 0) {
+        uint64_t olo = (uint32_t)rt_heaprange, ohi = olo + (rt_heaprange >> 32);
+        lo = olo < lo ? olo : lo;
+        hi = ohi > hi ? ohi : hi;
+    }
+    rt_store_rel(&rt_heaprange, lo | (hi - lo) << 32);
     return r;
 }
 
@@ -542,6 +537,7 @@ int64_t rt_mheap_scavenge(int64_t maxpages, bool all)
                     if (lo + len > 64)
                         len = 64 - lo;
                     uint64_t pi = (uint64_t)ci * CHUNK_PAGES + (uint64_t)w * 64 + (uint64_t)lo;
+                    h.scav_inflight += (uint64_t)len; /* allocated in the bitmap, in no span */
                     uint32_t nscav;
                     region_take(r, pi, (uint32_t)len, &nscav); /* nobody else can use them now */
                     rt_lock_release(&h.lock);
@@ -550,6 +546,7 @@ int64_t rt_mheap_scavenge(int64_t maxpages, bool all)
                     rt_lock_acquire(&h.lock);
                     region_give(r, pi, (uint32_t)len, true);
                     h.released_pages += (uint64_t)len;
+                    h.scav_inflight -= (uint64_t)len;
                     done += len;
                     cand &= len == 64 ? 0 : ~(((1ull << len) - 1) << lo);
                     /* others may have taken pages of this word meanwhile */
@@ -583,6 +580,141 @@ void rt_mheap_stats(rt_heapstats *hs)
     hs->large_frees = h.large_frees;
     rt_lock_release(&h.lock);
     hs->persistent_sys = rt_load_relaxed(&persistent_sys);
+}
+
+/* ---- consistency checks (malloc.h) ------------------------------------------------------ */
+
+#define heapbad(fmt, ...) rt_throwf("rt_mheap_check: " fmt, ##__VA_ARGS__)
+
+/* The page heap under h.lock: each region's chunks (summaries recomputed
+ * from the bitmaps, scavenged/zero/idle pages free), the arena map's span
+ * and pageinfo of every page, each span that no mcache or mcentral list
+ * owns (large ones, and small ones on their way back to the heap), and the
+ * counters. stopped: the world is stopped, and mcachespans (the spans the
+ * mcaches hold) must be every span whose where says IN_MCACHE. */
+static void checkpages(bool stopped, uint64_t mcachespans)
+{
+    rt_lock_acquire(&h.lock);
+    uint64_t freepg = 0, scavpg = 0, inusepg = 0, nospan = 0, committed = 0, allpg = 0, inmcache = 0;
+    uintptr_t prevend = 0;
+    for (region *r = h.regions; r != NULL; r = r->next) {
+        uintptr_t end = r->base + ((uintptr_t)r->npages << RT_PAGE_SHIFT);
+        if (r->base < prevend || (r->base & (ARENA_SIZE - 1)) != 0 || r->nchunks * CHUNK_PAGES != r->npages ||
+            r->base < rt_heap_lo() || end > rt_heap_hi())
+            heapbad("region 0x%lx-0x%lx overlaps, is not arena-aligned or lies outside [heap_lo, heap_hi)",
+                    (unsigned long)r->base, (unsigned long)end);
+        prevend = end;
+        allpg += r->npages;
+        for (uint32_t ci = 0; ci < r->nchunks; ci++) {
+            chunk *c = &r->chunks[ci], sum = *c;
+            summarize(&sum);
+            if (sum.start != c->start || sum.max != c->max || sum.end != c->end)
+                heapbad("chunk 0x%lx: summary {start %u, max %u, end %u}, its bitmap says {%u, %u, %u}",
+                        (unsigned long)(r->base + ((uintptr_t)ci * CHUNK_PAGES << RT_PAGE_SHIFT)), c->start, c->max,
+                        c->end, sum.start, sum.max, sum.end);
+            for (uint32_t w = 0; w < CHUNK_WORDS; w++) {
+                if ((c->scav[w] | c->zero[w] | c->idle[w]) & c->alloc[w])
+                    heapbad("chunk 0x%lx: an allocated page is marked scavenged, zero or idle",
+                            (unsigned long)(r->base + ((uintptr_t)ci * CHUNK_PAGES << RT_PAGE_SHIFT)));
+                if (!c->committed && c->alloc[w] != 0)
+                    heapbad("chunk 0x%lx: pages allocated in an uncommitted chunk",
+                            (unsigned long)(r->base + ((uintptr_t)ci * CHUNK_PAGES << RT_PAGE_SHIFT)));
+                freepg += (uint64_t)__builtin_popcountll(~c->alloc[w]);
+                scavpg += (uint64_t)__builtin_popcountll(c->scav[w]);
+            }
+            committed += c->committed ? (uint64_t)CHUNK_PAGES << RT_PAGE_SHIFT : 0;
+        }
+        uint32_t max = r->maxrun;
+        region_remax(r);
+        if (r->maxrun != max)
+            heapbad("region 0x%lx: longest free run %u, its chunks say %u", (unsigned long)r->base, max, r->maxrun);
+        /* every page: free (no span), taken by the scavenger (no span), or
+         * one of an in-use span's pages, in order */
+        for (uint32_t pg = 0; pg < r->npages;) {
+            uintptr_t p = r->base + ((uintptr_t)pg << RT_PAGE_SHIFT);
+            heaparena *a = rt_arenamap[p >> ARENA_SHIFT];
+            if (a == NULL)
+                heapbad("no arena map entry for region 0x%lx's page 0x%lx", (unsigned long)r->base, (unsigned long)p);
+            uint32_t ap = (uint32_t)((p & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
+            rt_mspan *s = rt_load_relaxed(&a->spans[ap]);
+            uint16_t info = rt_load_relaxed(&a->pageinfo[ap]);
+            bool allocated = bit(r->chunks[pg / CHUNK_PAGES].alloc, pg % CHUNK_PAGES);
+            if (s == NULL) {
+                if (info != 0)
+                    heapbad("page 0x%lx has pageinfo 0x%x but no span", (unsigned long)p, info);
+                nospan += allocated;
+                pg++;
+                continue;
+            }
+            if (s->base != p || s->npages > r->npages - pg)
+                heapbad("page 0x%lx maps to span 0x%lx (%u pages), which does not start there or overruns its "
+                        "region",
+                        (unsigned long)p, (unsigned long)s->base, s->npages);
+            if (rt_load(&s->state) != SPAN_INUSE)
+                heapbad("page 0x%lx maps to span 0x%lx, which is not in use", (unsigned long)p, (unsigned long)s->base);
+            /* small or large by the first page's pageinfo, set under h.lock
+             * (the span's own fields are its owner's, unless stopped) */
+            bool small = info != 0;
+            if (stopped && (small ? info >> 8 != s->spanclass : rt_spanclass_size(s->spanclass) != 0))
+                heapbad("span 0x%lx has span class %d, its pageinfo says %d", (unsigned long)s->base, s->spanclass,
+                        info >> 8);
+            for (uint32_t i = 0; i < s->npages; i++) {
+                uintptr_t q = p + ((uintptr_t)i << RT_PAGE_SHIFT);
+                heaparena *qa = rt_arenamap[q >> ARENA_SHIFT];
+                uint32_t qp = (uint32_t)((q & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
+                uint16_t want = small ? (uint16_t)((info & 0xff00u) | i) : 0;
+                if (rt_load_relaxed(&qa->spans[qp]) != s || rt_load_relaxed(&qa->pageinfo[qp]) != want ||
+                    !bit(r->chunks[(pg + i) / CHUNK_PAGES].alloc, (pg + i) % CHUNK_PAGES))
+                    heapbad("span 0x%lx's page %u (0x%lx): not allocated, or its arena map entry or pageinfo "
+                            "(0x%x, want 0x%x) is wrong",
+                            (unsigned long)s->base, i, (unsigned long)q, rt_load_relaxed(&qa->pageinfo[qp]), want);
+            }
+            uint8_t where = rt_load(&s->where);
+            inmcache += small && where == IN_MCACHE;
+            if (!small || (stopped && where == IN_NONE)) /* no other check reaches these */
+                rt_mspan_check_as(s, stopped);
+            inusepg += s->npages;
+            pg += s->npages;
+        }
+    }
+    if (nospan != h.scav_inflight)
+        heapbad("%lu allocated pages belong to no span, but the scavenger holds %lu", (unsigned long)nospan,
+                (unsigned long)h.scav_inflight);
+    if (freepg + h.scav_inflight != h.free_pages || inusepg != h.inuse_pages || scavpg != h.released_pages ||
+        committed != h.sys || freepg + nospan + inusepg != allpg)
+        heapbad("counters: free pages %lu (bitmaps: %lu + %lu being scavenged), in use %lu (spans: %lu), released "
+                "%lu (bitmaps: %lu), committed %lu bytes (chunks: %lu), %lu pages in all",
+                (unsigned long)h.free_pages, (unsigned long)freepg, (unsigned long)h.scav_inflight,
+                (unsigned long)h.inuse_pages, (unsigned long)inusepg, (unsigned long)h.released_pages,
+                (unsigned long)scavpg, (unsigned long)h.sys, (unsigned long)committed, (unsigned long)allpg);
+    if (stopped && inmcache != mcachespans)
+        heapbad("%lu spans say they are in an mcache, the mcaches hold %lu", (unsigned long)inmcache,
+                (unsigned long)mcachespans);
+    rt_lock_release(&h.lock);
+}
+
+void rt_mheap_check(void) { rt_mheap_check_as(true); }
+
+/* The three passes, each under its own locks in rank order: the mcaches
+ * (the shared one's lock), the mcentral lists, the page heap. */
+void rt_mheap_check_as(bool stopped)
+{
+    if (rt_arenamap == NULL)
+        return; /* no heap yet */
+    int32_t max = stopped ? GORT_MAXPROCS_LIMIT + 1 : 2;
+    rt_mcache **cs = malloc((size_t)max * sizeof(rt_mcache *));
+    if (cs == NULL)
+        return; /* (libc's malloc; only a check is lost) */
+    rt_foreign_lock();
+    int32_t n = rt_mcaches(cs, max, stopped);
+    uint64_t spans = 0;
+    for (int32_t i = 0; i < n; i++)
+        spans += rt_mcache_check(cs[i], stopped);
+    rt_freecache_check(cs, n, !stopped);
+    rt_foreign_unlock();
+    free(cs);
+    rt_mcentral_check(stopped);
+    checkpages(stopped, spans);
 }
 
 /* ---- init ---------------------------------------------------------------------------- */

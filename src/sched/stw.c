@@ -359,4 +359,5 @@ void rt_debug_checkall(void)
     for (int32_t i = 0; i < rt_procs(); i++)
         caches[i] = &rt_allp[i]->stackcache;
     rt_stack_check(caches, rt_procs());
+    rt_mheap_check();
 }
