@@ -98,7 +98,7 @@ __attribute__((noreturn, cold, noinline)) static void badpointer(const char *fn,
     uint32_t pg;
     rt_heaparena *a = rt_heaparenaof(p, &pg);
     const char *where = a == NULL ? ""
-                        : rt_load_acq(&a->spans[pg]) == NULL ? " (or already freed)"
+                        : rt_arenaspan(a, pg) == NULL ? " (or already freed)"
                                                              : " (past the last object of its span)";
     rt_throwf("%s(0x%lx): pointer not allocated by gort%s", fn, (unsigned long)p, where);
 }

@@ -34,6 +34,7 @@
  * space) returns NULL; otherwise running out of memory is
  * "fatal error: out of memory" (Go's throw). No errno. */
 #include "malloc.h"
+#include "../os/os.h"
 #include "../sched/sched.h"
 #include "../boot/boot.h"
 #include "../debug/debug.h"
@@ -45,6 +46,13 @@
 #include <string.h>
 
 uint64_t rt_zerobase; /* every 0-byte allocation returns its address */
+
+/* The largest object gort_alloc tries to make (rt_mallocinit_all): what
+ * the kernel would let one mapping commit (RAM + swap, or CommitLimit
+ * under strict overcommit), at most 2^46 bytes. A larger request returns
+ * NULL at once: serving it would only fail later, after the heap's
+ * metadata for it had been set up (a 4 TiB request took 29 s and 4.7 GB). */
+uint64_t rt_maxalloc = (uint64_t)1 << 46;
 
 /* Threads without a P share one mcache, under foreignlock. */
 static rt_lock foreignlock = {0, RT_RANK_MCACHE_SHARED};
@@ -141,9 +149,9 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
             return NULL;
         }
         uint64_t npages = (size + RT_PAGE_SIZE - 1) >> RT_PAGE_SHIFT;
-        if (npages > UINT32_MAX || npages > ((uint64_t)1 << (47 - RT_PAGE_SHIFT))) {
+        if (size > rt_maxalloc || npages > UINT32_MAX) {
             rt_unlockcache(foreign);
-            return NULL;
+            return NULL; /* no machine here could back it: say so at once */
         }
         rt_mspan *s = rt_mheap_alloc((uint32_t)npages, rt_spanclass(0, noscan), true);
         if (s->needzero && zero)
@@ -249,6 +257,9 @@ GORT_API void gort_read_memstats(gort_memstats_t *ms)
 void rt_mallocinit_all(void)
 {
     rt_mallocinit();
+    uint64_t lim = rt_sysCommitLimit();
+    if (lim != 0 && lim < rt_maxalloc)
+        rt_maxalloc = lim;
     if (rt_freekey == 0) {
         uint64_t r = rt_arch_cputicks() ^ (uint64_t)(uintptr_t)&rt_zerobase;
         rt_freekey = ((r * 0x9e3779b97f4a7c15ull) ^ 0x5bd1e9955bd1e995ull) | 1; /* odd: never a plausible pointer, never zero */

@@ -107,8 +107,18 @@ typedef struct rt_heaparena {
     uint16_t pageinfo[RT_PAGES_PER_ARENA];
     uint32_t *tinystate;        /* per 16-byte block of the arena (reserved, touched
                                  * only under tiny spans): RT_TINY_* below */
+    rt_mspan *whole;            /* a large span covering the whole arena: its
+                                 * spans[] entries stay NULL, so a huge object
+                                 * costs O(1) per arena, not a store per page */
     rt_mspan *spans[RT_PAGES_PER_ARENA];
 } rt_heaparena;
+
+/* The in-use span holding page pg of arena a, or NULL. */
+static inline rt_mspan *rt_arenaspan(rt_heaparena *a, uint32_t pg)
+{
+    rt_mspan *s = __atomic_load_n(&a->spans[pg], __ATOMIC_ACQUIRE);
+    return s != NULL ? s : __atomic_load_n(&a->whole, __ATOMIC_ACQUIRE);
+}
 extern rt_heaparena **rt_arenamap;
 
 /* Tiny block state (mcache.c): bit o (0..15) = a live tiny object starts
@@ -208,7 +218,7 @@ static inline uintptr_t rt_findobject(uintptr_t p, rt_mspan **sp, uint32_t *idx)
     rt_heaparena *a = rt_heaparenaof(p, &pg);
     if (a == NULL)
         return 0;
-    rt_mspan *s = __atomic_load_n(&a->spans[pg], __ATOMIC_ACQUIRE);
+    rt_mspan *s = rt_arenaspan(a, pg);
     if (s == NULL)
         return 0;
     uint32_t pi = __atomic_load_n(&a->pageinfo[pg], __ATOMIC_RELAXED);
@@ -291,6 +301,7 @@ uintptr_t rt_tinyalloc(rt_mcache *c, size_t size, bool foreign); /* foreign: c i
 void rt_mallocinit_all(void);   /* schedinit: heap, size classes, the foreign mcache */
 void rt_mallocinit_early(void); /* an allocation before boot */
 extern uint64_t rt_zerobase;    /* what every 0-byte allocation returns */
+extern uint64_t rt_maxalloc;    /* larger requests return NULL (malloc.c) */
 
 /* The mcache of the P this thread holds (acquirep sets the slot), or NULL. */
 static inline rt_mcache *rt_mycache(void) { return (rt_mcache *)rt_arch_getmcache(); }

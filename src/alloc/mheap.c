@@ -157,18 +157,27 @@ void *rt_persistentalloc(size_t size, size_t align)
 /* ---- arena map ----------------------------------------------------------------- */
 
 /* Point every page of [base, base+npages) at s (NULL when freeing), and
- * set its pageinfo: spanclass and page offset for a small span, else 0. */
+ * set its pageinfo: spanclass and page offset for a small span, else 0. An
+ * arena a large span covers entirely gets one store (heaparena.whole)
+ * instead of one per page, so that a huge allocation touches metadata in
+ * proportion to its arenas (64 MiB each), not to its pages. */
 static void setspans(uintptr_t base, uint32_t npages, rt_mspan *s, bool small)
 {
-    for (uint32_t i = 0; i < npages; i++) {
-        uintptr_t p = base + ((uintptr_t)i << RT_PAGE_SHIFT);
+    uintptr_t end = base + ((uintptr_t)npages << RT_PAGE_SHIFT);
+    for (uintptr_t p = base; p < end;) {
         heaparena *a = rt_arenamap[p >> ARENA_SHIFT];
+        if (!small && (p & (ARENA_SIZE - 1)) == 0 && end - p >= ARENA_SIZE) {
+            rt_store_rel(&a->whole, s); /* a small span never shares this arena meanwhile */
+            p += ARENA_SIZE;
+            continue;
+        }
         uint32_t pg = (uint32_t)((p & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
         if (s == NULL)
             rt_store_rel(&a->pageinfo[pg], (uint16_t)0); /* before the span can be reused */
         rt_store_rel(&a->spans[pg], s);
         if (s != NULL && small)
-            rt_store_rel(&a->pageinfo[pg], (uint16_t)((uint32_t)s->spanclass << 8 | i));
+            rt_store_rel(&a->pageinfo[pg], (uint16_t)((uint32_t)s->spanclass << 8 | (uint32_t)((p - base) >> RT_PAGE_SHIFT)));
+        p += RT_PAGE_SIZE;
     }
 }
 
@@ -636,7 +645,7 @@ static void checkpages(bool stopped, uint64_t mcachespans)
             if (a == NULL)
                 heapbad("no arena map entry for region 0x%lx's page 0x%lx", (unsigned long)r->base, (unsigned long)p);
             uint32_t ap = (uint32_t)((p & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
-            rt_mspan *s = rt_load_relaxed(&a->spans[ap]);
+            rt_mspan *s = rt_arenaspan(a, ap);
             uint16_t info = rt_load_relaxed(&a->pageinfo[ap]);
             bool allocated = bit(r->chunks[pg / CHUNK_PAGES].alloc, pg % CHUNK_PAGES);
             if (s == NULL) {
@@ -663,7 +672,7 @@ static void checkpages(bool stopped, uint64_t mcachespans)
                 heaparena *qa = rt_arenamap[q >> ARENA_SHIFT];
                 uint32_t qp = (uint32_t)((q & (ARENA_SIZE - 1)) >> RT_PAGE_SHIFT);
                 uint16_t want = small ? (uint16_t)((info & 0xff00u) | i) : 0;
-                if (rt_load_relaxed(&qa->spans[qp]) != s || rt_load_relaxed(&qa->pageinfo[qp]) != want ||
+                if (rt_arenaspan(qa, qp) != s || rt_load_relaxed(&qa->pageinfo[qp]) != want ||
                     !bit(r->chunks[(pg + i) / CHUNK_PAGES].alloc, (pg + i) % CHUNK_PAGES))
                     heapbad("span 0x%lx's page %u (0x%lx): not allocated, or its arena map entry or pageinfo "
                             "(0x%x, want 0x%x) is wrong",

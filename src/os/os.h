@@ -118,6 +118,12 @@ const void *rt_sysMapFile(int fd, size_t n, int *err);
  * negative errno when it cannot be read. Reads /proc without stdio. */
 long rt_sysMaxMapCount(void);
 
+/* The most memory one object can ever be backed by, in bytes: what the
+ * kernel's overcommit policy would let one mapping commit. Heuristic and
+ * always-overcommit (vm.overcommit_memory 0 and 1): RAM + swap; strict
+ * (2): CommitLimit. 0 when it cannot be read. */
+uint64_t rt_sysCommitLimit(void);
+
 /* ---- futexes (Go: futexsleep / futexwakeup) ----------------------------------- */
 
 /* If *addr == val, sleep until woken by rt_futexwakeup on addr, until ns

@@ -102,8 +102,10 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,6 +193,37 @@ int rt_sysGuardInstall(const uintptr_t *addrs, int n, size_t len, int *ndone)
 }
 
 const void *rt_sysMapFile(int fd, size_t n, int *err) { return map(NULL, n, PROT_READ, MAP_PRIVATE, fd, err); }
+
+/* Read a small /proc file into buf (NUL-terminated); its length or a
+ * negative errno. */
+static ssize_t readproc(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t r = read(fd, buf, n - 1);
+    int e = r < 0 ? -errno : 0;
+    close(fd);
+    if (e != 0)
+        return e;
+    buf[r] = '\0';
+    return r;
+}
+
+uint64_t rt_sysCommitLimit(void)
+{
+    char buf[4096];
+    if (readproc("/proc/sys/vm/overcommit_memory", buf, sizeof(buf)) > 0 && buf[0] == '2' &&
+        readproc("/proc/meminfo", buf, sizeof(buf)) > 0) {
+        const char *p = strstr(buf, "CommitLimit:");
+        if (p != NULL)
+            return (uint64_t)strtoull(p + 12, NULL, 10) << 10; /* kB */
+    }
+    struct sysinfo si;
+    if (sysinfo(&si) != 0)
+        return 0;
+    return ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
+}
 
 long rt_sysMaxMapCount(void)
 {
