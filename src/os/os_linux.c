@@ -202,10 +202,10 @@ static ssize_t readproc(const char *path, char *buf, size_t n)
     if (fd < 0)
         return -errno;
     ssize_t r = read(fd, buf, n - 1);
-    int e = r < 0 ? -errno : 0;
+    int e = errno;
     close(fd);
-    if (e != 0)
-        return e;
+    if (r < 0)
+        return e > 0 ? -e : -EIO;
     buf[r] = '\0';
     return r;
 }
@@ -227,16 +227,10 @@ uint64_t rt_sysCommitLimit(void)
 
 long rt_sysMaxMapCount(void)
 {
-    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
     char buf[32];
-    ssize_t r = read(fd, buf, sizeof(buf) - 1);
-    int e = r < 0 ? -errno : 0;
-    close(fd);
-    if (e != 0)
-        return e;
-    buf[r] = '\0';
+    ssize_t r = readproc("/proc/sys/vm/max_map_count", buf, sizeof(buf));
+    if (r < 0)
+        return (long)r;
     char *end;
     long v = strtol(buf, &end, 10);
     if (end == buf || v < 0)
