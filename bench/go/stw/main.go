@@ -1,7 +1,7 @@
 // Peer of bench/stw.c: one spinner per P in a loop that calls nothing, then
 // main changes GOMAXPROCS between n-1 and n, N times (each change stops the
 // world). Prints the median and worst time of one runtime.GOMAXPROCS call
-// and the whole run's wall time.
+// (also for the changes down and up apart) and the whole run's wall time.
 package main
 
 import (
@@ -53,8 +53,22 @@ func main() {
 	}
 	atomic.StoreInt32(&stop, 1)
 	wg.Wait()
+	var dn, up []float64
+	for i := range t {
+		if i%2 == 0 {
+			dn = append(dn, t[i])
+		} else {
+			up = append(up, t[i])
+		}
+	}
 	sort.Float64s(t)
+	sort.Float64s(dn)
+	sort.Float64s(up)
 	fmt.Printf("RESULT stw_median_us %.1f us\n", t[n/2])
 	fmt.Printf("RESULT stw_max_us %.1f us\n", t[n-1])
+	fmt.Printf("RESULT stw_down_median_us %.1f us\n", dn[len(dn)/2])
+	fmt.Printf("RESULT stw_down_max_us %.1f us\n", dn[len(dn)-1])
+	fmt.Printf("RESULT stw_up_median_us %.1f us\n", up[len(up)/2])
+	fmt.Printf("RESULT stw_up_max_us %.1f us\n", up[len(up)-1])
 	fmt.Printf("RESULT stw_wall_ms %.1f ms\n", float64(time.Since(start))/1e6)
 }
