@@ -121,6 +121,7 @@ enum {
     RT_CPU_CX16 = 1u << 14,
     RT_CPU_OSXSAVE = 1u << 15,
     RT_CPU_AVX512F = 1u << 16,
+    RT_CPU_VAES = 1u << 17,     /* with AVX: AES on 256-bit registers */
 };
 extern uint64_t rt_cpu_features; /* after masking by GORTDEBUG cpu.*=off */
 void rt_cpuinit(void);

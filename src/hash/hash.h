@@ -63,6 +63,7 @@ uint64_t rt_memhash(const void *p, size_t n, uint64_t seed);
  * where the CPU has AES-NI, SSSE3 and SSE4.1). */
 uint64_t rt_memhash_portable(const void *p, size_t n, uint64_t pseed);
 uint64_t rt_memhash_aes(const void *p, size_t n, uint64_t seed);
+uint64_t rt_memhash_aes_novaes(const void *p, size_t n, uint64_t seed); /* keys > 128 B without VAES */
 bool rt_cpu_has_aeshash(void);
 
 /* ---- map.c ----------------------------------------------------------------- */
