@@ -76,7 +76,7 @@ void rt_map_check(struct gort_map *m);
 typedef struct rt_map_stats {
     uint64_t tables, slots, tombstones, dirlen, bytes, graveyard;
     uint32_t global_depth, max_probe;
-    uintptr_t first_table;      /* its memory's span class tells scan/noscan */
+    uintptr_t first_table;      /* its slots; their span class tells scan/noscan */
     bool noscan;
 } rt_map_stats;
 void rt_map_stats_get(struct gort_map *m, rt_map_stats *st);
