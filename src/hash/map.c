@@ -759,10 +759,10 @@ GORT_API bool gort_map_iter_next(gort_map_iter_t *it)
         if (t == NULL) {
             t = m->dir[idx].t;
             uint32_t first = idx & ~(tab_span(m, t) - 1);
-            /* The random start may fall inside a table's entries: back up
-             * to its first (dir_off goes negative once, on the first
-             * table). */
-            it->dir_off -= idx - first;
+            /* The random start may fall inside a table's entries: start
+             * at its first instead (only the first table can be entered
+             * in its middle: later ones begin where the one before ends). */
+            it->dir_idx -= idx - first;
             idx = first;
             it->tab = t;
             it->ent_idx = 0;
