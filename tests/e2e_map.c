@@ -87,6 +87,16 @@ int gort_main(int argc, char **argv)
         printf("early %s\n", now == early_hash && now != 0 ? "equal" : "DIFFERENT");
         return 0;
     }
+    if (!strcmp(mode, "nilput")) {
+        gort_map_t *nilmap = NULL;
+        uint64_t k = 1;
+        if (gort_map_get(nilmap, &k) == NULL && !gort_map_delete(nilmap, &k) && gort_map_len(nilmap) == 0)
+            printf("nil reads ok\n");
+        fflush(stdout);
+        gort_map_put(nilmap, &k, &k);
+        printf("no error\n");
+        return 0;
+    }
     if (!strcmp(mode, "impl")) {
         printf("impl %s\n", gort_hash_impl());
         return 0;

@@ -67,12 +67,14 @@ GORT_API gort_map_t *gort_map_new(size_t key_size, size_t val_size);
  * compared bytewise) and GORT_MAP_* flags (0: nothing to scan). */
 GORT_API gort_map_t *gort_map_new_custom(size_t key_size, size_t val_size, gort_map_hash_fn hash_fn,
                                          gort_map_eq_fn eq_fn, unsigned flags);
-/* A pointer to key's value in the map, or NULL. Valid until the next
- * put, delete, clear or free of the map. */
+/* A pointer to key's value in the map, or NULL (also for a NULL map, as
+ * Go reads a nil map). Valid until the next put, delete, clear or free of
+ * the map. */
 GORT_API void *gort_map_get(gort_map_t *m, const void *key);
 /* Insert key (copied in) or overwrite its value with *val (copied in;
  * val NULL: zeroed for a new key, unchanged for an existing one). Returns
- * the stored value (valid as gort_map_get's). */
+ * the stored value (valid as gort_map_get's). A NULL map is Go's "panic:
+ * assignment to entry in nil map". */
 GORT_API void *gort_map_put(gort_map_t *m, const void *key, const void *val);
 /* true if key was in the map. */
 GORT_API bool gort_map_delete(gort_map_t *m, const void *key);

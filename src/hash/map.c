@@ -471,6 +471,8 @@ static uint8_t *find_any(gort_map_t *m, const void *key)
 
 GORT_API void *gort_map_get(gort_map_t *m, const void *key)
 {
+    if (m == NULL) /* Go: reading a nil map finds nothing */
+        return NULL;
     switch (m->kind) {
     case K_U64:
         return get_impl(m, key, K_U64);
@@ -551,6 +553,8 @@ __attribute__((always_inline)) static inline void *put_impl(gort_map_t *m, const
 
 GORT_API void *gort_map_put(gort_map_t *m, const void *key, const void *val)
 {
+    if (m == NULL)
+        rt_panic("assignment to entry in nil map");
     switch (m->kind) {
     case K_U64:
         return put_impl(m, key, val, K_U64);
@@ -601,6 +605,8 @@ __attribute__((always_inline)) static inline bool delete_impl(gort_map_t *m, con
 
 GORT_API bool gort_map_delete(gort_map_t *m, const void *key)
 {
+    if (m == NULL)
+        return false;
     switch (m->kind) {
     case K_U64:
         return delete_impl(m, key, K_U64);
