@@ -469,13 +469,9 @@ static uint8_t *find_any(gort_map_t *m, const void *key)
     return tab_find(m, &m->dir[dir_index(m, h)], key, h, m->kind);
 }
 
-GORT_API void *gort_map_get(gort_map_t *m, const void *key)
+__attribute__((noinline)) static void *get_other(gort_map_t *m, const void *key)
 {
-    if (m == NULL) /* Go: reading a nil map finds nothing */
-        return NULL;
     switch (m->kind) {
-    case K_U64:
-        return get_impl(m, key, K_U64);
     case K_U32:
         return get_impl(m, key, K_U32);
     case K_BYTES:
@@ -483,6 +479,18 @@ GORT_API void *gort_map_get(gort_map_t *m, const void *key)
     default:
         return get_impl(m, key, K_CUSTOM);
     }
+}
+
+/* 8-byte keys inline here, the rest out of line: the fast path then needs
+ * no callee-saved registers (a function that may call the user's hash
+ * saved six of them on every lookup). */
+GORT_API void *gort_map_get(gort_map_t *m, const void *key)
+{
+    if (m == NULL) /* Go: reading a nil map finds nothing */
+        return NULL;
+    if (__builtin_expect(m->kind == K_U64, 1))
+        return get_impl(m, key, K_U64);
+    return get_other(m, key);
 }
 
 /* ---- insert ------------------------------------------------------------------------ */
