@@ -56,6 +56,17 @@ static inline uint64_t rt_hash32_premixed(uint32_t v, uint64_t pseed)
     return rt_hash_mix((uint64_t)r ^ rt_hashkey[0] ^ 4, (uint64_t)(r >> 64) ^ rt_hashkey[1]);
 }
 
+/* The map's hash of 4- and 8-byte keys: one multiply-fold of the key XOR
+ * the map's seed by the map's own odd multiplier (both secret). A lookup
+ * waits for its hash before its first memory access, and with a dozen
+ * lookups in flight that latency is most of the cost: the two-multiply
+ * hash above cost 60-66 ns per hit at 2M keys in one table, this one 48.
+ * abseil and hashbrown's integer hashes are of this kind. */
+static inline uint64_t rt_maphash64(uint64_t v, uint64_t pseed, uint64_t mul)
+{
+    return rt_hash_mix(v ^ pseed, mul);
+}
+
 /* The process's hash of n bytes (AES or portable, by length). */
 uint64_t rt_memhash(const void *p, size_t n, uint64_t seed);
 /* Both variants, whatever alginit chose (tests and benchmarks compare

@@ -24,8 +24,9 @@
  *   map.used = sum of the tables' used, each table counted once.
  *
  * Lookup (get, and the first half of put and delete):
- *   1. hash the key (4- and 8-byte bytewise keys: one inlined multiply-mix
- *      with the map's premixed seed; others gort_hash or the user's hash);
+ *   1. hash the key (4- and 8-byte bytewise keys: one inlined multiply-fold
+ *      by the map's secret multiplier, rt_maphash64; others gort_hash or
+ *      the user's hash);
  *   2. table = directory[hash >> (64 - global_depth)];
  *   3. group = h1 & (groups - 1); load its 16 control bytes, compare them
  *      all with h2 in one SSE2 instruction (group.h, the porting header),
@@ -141,6 +142,7 @@ struct gort_map {
     size_t used;
     uint64_t seed;              /* per map, as Go 1.24: for hash_fn and gort_hash */
     uint64_t pseed;             /* seed premixed for the inlined hashes */
+    uint64_t hmul;              /* odd multiplier of rt_maphash64, per map */
     uint32_t key_size, val_size, val_off, slot_size;
     gort_map_hash_fn hash_fn;
     gort_map_eq_fn eq_fn;
@@ -204,12 +206,12 @@ __attribute__((always_inline)) static inline uint64_t hashkey(const gort_map_t *
     case K_U64: {
         uint64_t v;
         memcpy(&v, key, 8);
-        return rt_hash64_premixed(v, m->pseed);
+        return rt_maphash64(v, m->pseed, m->hmul);
     }
     case K_U32: {
         uint32_t v;
         memcpy(&v, key, 4);
-        return rt_hash32_premixed(v, m->pseed);
+        return rt_maphash64(v, m->pseed, m->hmul);
     }
     case K_BYTES:
         if (m->key_size < rt_aeshash_min)
@@ -243,6 +245,13 @@ __attribute__((always_inline)) static inline bool keyeq(const gort_map_t *m, con
 }
 
 static uint64_t hashkey_any(const gort_map_t *m, const void *key) { return hashkey(m, key, m->kind); }
+
+static void map_reseed(gort_map_t *m)
+{
+    m->seed = map_seed();
+    m->pseed = rt_hash_premix(m->seed);
+    m->hmul = rt_hash_mix(m->seed ^ rt_hashkey[3], rt_hashkey[2]) | 1;
+}
 
 /* ---- tables -------------------------------------------------------------------- */
 
@@ -655,8 +664,7 @@ GORT_API gort_map_t *gort_map_new_custom(size_t key_size, size_t val_size, gort_
     m->eq_fn = eq_fn;
     m->noscan = flags == 0;
     m->kind = hash_fn != NULL ? K_CUSTOM : key_size == 8 ? K_U64 : key_size == 4 ? K_U32 : K_BYTES;
-    m->seed = map_seed();
-    m->pseed = rt_hash_premix(m->seed);
+    map_reseed(m);
     return m;
 }
 
@@ -702,8 +710,7 @@ GORT_API void gort_map_clear(gort_map_t *m)
     m->used = 0;
     m->seq++;
     /* Go 1.24 picks a new seed on clear: keys that collided stop doing so. */
-    m->seed = map_seed();
-    m->pseed = rt_hash_premix(m->seed);
+    map_reseed(m);
     write_end(m);
 }
 
