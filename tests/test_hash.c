@@ -336,8 +336,8 @@ static void test_maphash64(void **state)
     setup_variants();
     size_t n = 1000000;
     uint64_t *h = malloc(n * sizeof(uint64_t)), lo, hi;
-    for (int round = 0; round < 4; round++) {
-        uint64_t seed = rnd(), pseed = rt_hash_premix(seed), mul = rt_hash_mix(seed, rt_hashkey[2]) | 1;
+    for (int round = 0; round < 16; round++) {
+        uint64_t seed = rnd(), pseed = rt_hash_premix(seed), mul = rt_hash_mix(seed, rt_hashkey[2]);
         for (uint64_t i = 0; i < n; i++)
             h[i] = rt_maphash64(i, pseed, mul);
         check_set("maphash64 sequential", "maphash64", h, n, &lo, &hi);
@@ -347,6 +347,9 @@ static void test_maphash64(void **state)
         for (uint64_t i = 0; i < n; i++)
             h[i] = rt_maphash64(i * 4096, pseed, mul); /* page addresses */
         check_set("maphash64 multiples of 4096", "maphash64", h, n, &lo, &hi);
+        for (uint64_t i = 0; i < n; i++)
+            h[i] = rt_maphash64((i & 1023) | (i >> 10) << 54, pseed, mul); /* low and top bits */
+        check_set("maphash64 low and top bits", "maphash64", h, n, &lo, &hi);
         size_t m = 0;
         h[m++] = rt_maphash64(0, pseed, mul);
         for (int a = 0; a < 64; a++)

@@ -24,9 +24,9 @@
  *   map.used = sum of the tables' used, each table counted once.
  *
  * Lookup (get, and the first half of put and delete):
- *   1. hash the key (4- and 8-byte bytewise keys: one inlined multiply-fold
- *      by the map's secret multiplier, rt_maphash64; others gort_hash or
- *      the user's hash);
+ *   1. hash the key (4- and 8-byte bytewise keys: one inlined multiply of
+ *      the key's halves with the map's secrets, rt_maphash64; others
+ *      gort_hash or the user's hash);
  *   2. table = directory[hash >> (64 - global_depth)];
  *   3. group = h1 & (groups - 1); load its 16 control bytes, compare them
  *      all with h2 in one SSE2 instruction (group.h, the porting header),
@@ -147,7 +147,7 @@ struct gort_map {
     size_t used;
     uint64_t seed;              /* per map, as Go 1.24: for hash_fn and gort_hash */
     uint64_t pseed;             /* seed premixed for the inlined hashes */
-    uint64_t hmul;              /* odd multiplier of rt_maphash64, per map */
+    uint64_t hmul;              /* rt_maphash64's second secret, per map */
     uint32_t key_size, val_size, val_off, slot_size;
     gort_map_hash_fn hash_fn;
     gort_map_eq_fn eq_fn;
@@ -255,7 +255,7 @@ static void map_reseed(gort_map_t *m)
 {
     m->seed = map_seed();
     m->pseed = rt_hash_premix(m->seed);
-    m->hmul = rt_hash_mix(m->seed ^ rt_hashkey[3], rt_hashkey[2]) | 1;
+    m->hmul = rt_hash_mix(m->seed ^ rt_hashkey[3], rt_hashkey[2]);
 }
 
 /* ---- tables -------------------------------------------------------------------- */
