@@ -13,5 +13,6 @@
 #include <gort/sync.h>
 #include <gort/chan.h>
 #include <gort/alloc.h>
+#include <gort/hash.h>
 
 #endif /* GORT_H */

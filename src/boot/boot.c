@@ -8,7 +8,8 @@
  *                 discovered later, in the background, by sysmon)
  *   rt_schedinit  self-check, options table (GORTDEBUG, GORTMAXPROCS,
  *                 GORTTRACEBACK, GORTSTACKSIZE), cpuinit (refuses to run
- *                 without required features), checkfds, stackinit,
+ *                 without required features), alginit (AES or portable
+ *                 hash, keys from AT_RANDOM), checkfds, stackinit,
  *                 mallocinit (size classes, arena map), signals,
  *                 procresize(GORTMAXPROCS or ncpu), M0 takes P0
  *   newproc       the runtime main goroutine (goroutine 1)
@@ -30,6 +31,7 @@
 #include "../stack/stack.h"
 #include "../sysmon/sysmon.h"
 #include "../alloc/malloc.h"
+#include "../hash/hash.h"
 
 #include <gort.h>
 
@@ -101,6 +103,9 @@ void rt_schedinit(bool m0_here)
     rt_parsedebugvars();
     rt_selfcheck();
     rt_cpuinit();
+    rt_alginit();
+    if (rt_debug.inittrace)
+        rt_alginit_trace();
     checkfds();
     rt_stackinit();
     rt_mallocinit_all();

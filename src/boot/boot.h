@@ -26,7 +26,9 @@ struct rt_g;
     X(spinus, 50, "microseconds an idle M spins looking for work before it sleeps")    \
     X(stackguard, 0, "stack overflow protection: 0/auto, 1/madvise, 2/mprotect, 3/canary") \
     X(stackguardbudget, -1, "mprotect guard pages before canaries (-1: from vm.max_map_count)") \
-    X(stackscavenge, 1, "return idle and deep stacks' pages to the OS in the background")
+    X(stackscavenge, 1, "return idle and deep stacks' pages to the OS in the background") \
+    X(hashseed, -1, "N >= 0: fixed hash keys (same hashes and map order in every run); -1: from AT_RANDOM") \
+    X(aeshashmin, -1, "keys of N bytes and more take the AES hash (-1: the measured default)")
 
 typedef struct rt_debug_vars {
 #define RT_DEBUG_FIELD(name, def, desc) int32_t name;
@@ -41,6 +43,7 @@ typedef struct rt_debug_vars {
 extern rt_debug_vars rt_debug;
 
 void rt_parsedebugvars(void);
+void rt_parsedebug_gortdebug(void); /* GORTDEBUG only, quietly (alginit before boot) */
 const char *rt_getenv(const char *name);
 void rt_print_options(void);
 
@@ -118,6 +121,7 @@ enum {
     RT_CPU_CX16 = 1u << 14,
     RT_CPU_OSXSAVE = 1u << 15,
     RT_CPU_AVX512F = 1u << 16,
+    RT_CPU_VAES = 1u << 17,     /* with AVX: AES on 256-bit registers */
 };
 extern uint64_t rt_cpu_features; /* after masking by GORTDEBUG cpu.*=off */
 void rt_cpuinit(void);

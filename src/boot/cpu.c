@@ -30,7 +30,7 @@ static const struct {
     {RT_CPU_AES, "aes"},       {RT_CPU_PCLMUL, "pclmulqdq"}, {RT_CPU_AVX, "avx"},
     {RT_CPU_AVX2, "avx2"},     {RT_CPU_BMI1, "bmi1"},   {RT_CPU_BMI2, "bmi2"},
     {RT_CPU_ERMS, "erms"},     {RT_CPU_FMA, "fma"},     {RT_CPU_CX16, "cx16"},
-    {RT_CPU_OSXSAVE, "osxsave"}, {RT_CPU_AVX512F, "avx512f"},
+    {RT_CPU_OSXSAVE, "osxsave"}, {RT_CPU_AVX512F, "avx512f"}, {RT_CPU_VAES, "vaes"},
 };
 
 const char *rt_cpu_name(uint64_t bit)
@@ -123,6 +123,7 @@ static uint64_t detect(void)
             if (b & bit_BMI2) f |= RT_CPU_BMI2;
             if (b & (1u << 9)) f |= RT_CPU_ERMS;
             if (osavx && (b & bit_AVX512F)) f |= RT_CPU_AVX512F;
+            if (osavx && (c & (1u << 9))) f |= RT_CPU_VAES;
         }
     }
     return f;

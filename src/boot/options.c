@@ -119,7 +119,8 @@ static int64_t parsesize(const char *s)
     return v * mult;
 }
 
-void rt_parsedebugvars(void)
+/* GORTDEBUG's name=value pairs; true if it asked for help. */
+static bool parse_gortdebug(void)
 {
     const char *s = rt_getenv("GORTDEBUG");
     bool help = false;
@@ -137,6 +138,14 @@ void rt_parsedebugvars(void)
                 s++;
         }
     }
+    return help;
+}
+
+void rt_parsedebug_gortdebug(void) { (void)parse_gortdebug(); }
+
+void rt_parsedebugvars(void)
+{
+    bool help = parse_gortdebug();
     const char *tb = rt_getenv("GORTTRACEBACK");
     if (tb != NULL) {
         static const char *const tbn[] = {"none", "single", "all", "system", "crash"};
