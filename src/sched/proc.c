@@ -814,6 +814,20 @@ void rt_startm(rt_p *pp, bool spinning)
         rt_sysmon_wake();
 }
 
+/* With sched.lock held: if the world is being stopped, park pp in
+ * _Pgcstop (the last one wakes the stopper), release the lock and return
+ * true; else keep the lock and return false. */
+static bool gcstop_locked(rt_p *pp)
+{
+    if (!rt_load(&sched.gcwaiting))
+        return false;
+    rt_setpstatus(pp, P_GCSTOP);
+    if (--sched.stopwait == 0)
+        rt_notewakeup(&sched.stopnote);
+    rt_lock_release(&sched.lock);
+    return true;
+}
+
 /* handoffp: the M is giving up pp (blocking, wired to a G): start an M
  * for it if it has work, else make it idle. */
 static void handoffp(rt_p *pp)
@@ -825,13 +839,8 @@ static void handoffp(rt_p *pp)
      * the M hands its P off through here. */
     if (rt_load(&sched.gcwaiting)) {
         rt_lock_acquire(&sched.lock);
-        if (rt_load(&sched.gcwaiting)) {
-            rt_setpstatus(pp, P_GCSTOP);
-            if (--sched.stopwait == 0)
-                rt_notewakeup(&sched.stopnote);
-            rt_lock_release(&sched.lock);
+        if (gcstop_locked(pp))
             return;
-        }
         rt_lock_release(&sched.lock);
     }
     if (!rt_runqempty(pp) || rt_load_relaxed(&sched.runqsize) != 0) {
@@ -844,13 +853,8 @@ static void handoffp(rt_p *pp)
         return;
     }
     rt_lock_acquire(&sched.lock);
-    if (rt_load(&sched.gcwaiting)) {
-        rt_setpstatus(pp, P_GCSTOP);
-        if (--sched.stopwait == 0)
-            rt_notewakeup(&sched.stopnote);
-        rt_lock_release(&sched.lock);
+    if (gcstop_locked(pp))
         return;
-    }
     if (sched.runqsize != 0) {
         rt_lock_release(&sched.lock);
         rt_startm(pp, false);
