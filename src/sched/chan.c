@@ -77,7 +77,6 @@ struct gort_chan {
     rt_waitq recvq, sendq;
     /* second line: read-only or rarely touched */
     uint32_t magic __attribute__((aligned(RT_CACHELINE)));
-    bool ticker;              /* owned by the ticker below */
     rt_timer *timer;          /* gort_after / ticker, or NULL */
     size_t bytes;             /* allocation size, for the quarantine */
     /* A ticker lives in its channel's header: freed and quarantined with
@@ -485,7 +484,7 @@ GORT_API void gort_chan_free(gort_chan_t *c)
     if (c == NULL)
         return;
     checkchan(c);
-    if (c->ticker)
+    if (rt_load_relaxed(&c->tk.magic) == TICKER_MAGIC) /* owned by a live ticker */
         rt_throwf("gort_chan_free: channel %p belongs to a ticker (free it with gort_ticker_free)", (void *)c);
     chanfree(c);
 }
@@ -631,7 +630,6 @@ GORT_API gort_ticker_t *gort_ticker_new(int64_t period_ns)
     gort_chan_t *c = timerchan(period_ns, period_ns);
     if (c == NULL)
         return NULL;
-    c->ticker = true;
     c->tk.c = c;
     rt_store_relaxed(&c->tk.magic, TICKER_MAGIC);
     return &c->tk;

@@ -138,12 +138,11 @@ void rt_debug_checkall(void);             /* debug tier 2: every consistency che
 /* ---- time.c ---------------------------------------------------------------- */
 int64_t rt_nanotime(void);
 void rt_addtimer(rt_timer *t);
-bool rt_deltimer(rt_timer *t);
 int64_t rt_checktimers(rt_p *pp, int64_t now, bool *ran);
 void rt_timers_move(rt_p *to, rt_p *from);
 int64_t rt_nobarrier_earliest_timer(void);
 
-bool rt_deltimer_sync(rt_timer *t); /* deltimer, then wait for a running f to finish */
+bool rt_deltimer_sync(rt_timer *t); /* remove t for good, after a running f has finished */
 int64_t rt_when_after(int64_t now, int64_t ns); /* now + ns, saturating at INT64_MAX (never) */
 
 /* ---- chan.c, select.c --------------------------------------------------------- */

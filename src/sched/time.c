@@ -172,27 +172,10 @@ void rt_addtimer(rt_timer *t)
         wake_timerm(when);
 }
 
-/* deltimer: remove t if it has not fired; true if it was removed. */
-bool rt_deltimer(rt_timer *t)
-{
-    for (;;) {
-        rt_p *pp = rt_load(&t->pp);
-        if (pp == NULL)
-            return false;
-        rt_lock_acquire(&pp->timerslock);
-        if (t->pp == pp) {
-            heapremove(pp, t->idx);
-            rt_lock_release(&pp->timerslock);
-            return true;
-        }
-        rt_lock_release(&pp->timerslock);
-    }
-}
-
-/* deltimer_sync: as deltimer, and if f is running right now, wait until it
- * has returned and a periodic timer has been put back, then take it out
- * again: afterwards f is not running and will not run, so the caller may
- * free what f uses. Must not be called from f itself. */
+/* deltimer_sync: remove t if it has not fired (true if it was removed),
+ * and if f is running right now, wait until it has returned: afterwards f
+ * is not running and will not run again, so the caller may free what f
+ * uses. Must not be called from f itself. */
 bool rt_deltimer_sync(rt_timer *t)
 {
     bool removed = false;
