@@ -144,14 +144,14 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
             x = (void *)v;
         }
     } else {
-        if (size > (SIZE_MAX >> 1)) {
-            rt_unlockcache(foreign);
-            return NULL;
-        }
-        uint64_t npages = (size + RT_PAGE_SIZE - 1) >> RT_PAGE_SHIFT;
-        if (size > rt_maxalloc || npages > UINT32_MAX) {
+        if (size > rt_maxalloc) { /* <= 2^46: the page count below cannot wrap */
             rt_unlockcache(foreign);
             return NULL; /* no machine here could back it: say so at once */
+        }
+        uint64_t npages = (size + RT_PAGE_SIZE - 1) >> RT_PAGE_SHIFT;
+        if (npages > UINT32_MAX) {
+            rt_unlockcache(foreign);
+            return NULL;
         }
         rt_mspan *s = rt_mheap_alloc((uint32_t)npages, rt_spanclass(0, noscan), true);
         if (s->needzero && zero)
