@@ -303,11 +303,13 @@ __attribute__((noreturn)) static void finish(void)
 }
 
 #define DYING_TIMEOUT_S 5
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static void dying_timeout(int sig)
 {
     (void)sig;
-    static const char msg[] = "\nruntime: fatal error report made no progress for 5 s; exiting\n";
+    static const char msg[] = "\nruntime: fatal error report made no progress for " STR(DYING_TIMEOUT_S) " s; exiting\n";
     (void)!write(2, msg, sizeof(msg) - 1);
     finish();
 }
