@@ -58,6 +58,14 @@ static void report(const char *what, const char *phase, double ns)
     RESULT(name, ns, "ns");
 }
 
+/* The four phases of one run, timed t[0]..t[4], per operation. */
+static void report_phases(const char *what, const double t[5], uint64_t n)
+{
+    static const char *const phase[4] = {"insert", "hit", "miss", "delete"};
+    for (int i = 0; i < 4; i++)
+        report(what, phase[i], (t[i + 1] - t[i]) / (double)n);
+}
+
 static long peak_mb(void) { return status_bytes("VmHWM") >> 20; }
 
 int gort_main(int argc, char **argv)
@@ -92,10 +100,7 @@ int gort_main(int argc, char **argv)
         double t4 = now_ns();
         if (sum != n * (n + 1) / 2 + n || gort_map_len(m) != 0)
             printf("wrong sum\n");
-        report("u64", "insert", (t1 - t0) / n);
-        report("u64", "hit", (t2 - t1) / n);
-        report("u64", "miss", (t3 - t2) / n);
-        report("u64", "delete", (t4 - t3) / n);
+        report_phases("u64", (double[5]){t0, t1, t2, t3, t4}, n);
         RESULT("map_u64_peak_mb", peak, "MB");
     } else if (!strcmp(mode, "str")) {
         skey *keys = malloc((2 * n + 1) * sizeof(skey));
@@ -122,10 +127,7 @@ int gort_main(int argc, char **argv)
         double t4 = now_ns();
         if (sum != n * (n + 1) / 2 + n)
             printf("wrong sum\n");
-        report("str", "insert", (t1 - t0) / n);
-        report("str", "hit", (t2 - t1) / n);
-        report("str", "miss", (t3 - t2) / n);
-        report("str", "delete", (t4 - t3) / n);
+        report_phases("str", (double[5]){t0, t1, t2, t3, t4}, n);
         RESULT("map_str_peak_mb", peak, "MB");
     } else if (!strcmp(mode, "worst")) {
         gort_map_t *m = gort_map_new_custom(8, 8, NULL, NULL, 0);
