@@ -173,7 +173,10 @@ static void traceback_self(int skip)
 }
 
 /* A goroutine that is not running: walk frame pointers from its context. */
-static void traceback_parked(rt_g *gp)
+/* (It reads another goroutine's stack without stopping anybody: during a
+ * fatal report that goroutine may be running still, and the racy read is
+ * the point. ThreadSanitizer is told so, as for schedtrace.) */
+__attribute__((no_sanitize("thread"))) static void traceback_parked(rt_g *gp)
 {
     uintptr_t sp = (uintptr_t)gp->sp;
     uintptr_t lo = gp->stk.lo, hi = gp->stk.hi;
@@ -242,7 +245,7 @@ static const char *statusname(rt_g *gp, uint32_t s)
     }
 }
 
-void rt_dump_goroutine(rt_g *gp, bool running_here)
+__attribute__((no_sanitize("thread"))) void rt_dump_goroutine(rt_g *gp, bool running_here)
 {
     uint32_t s = rt_readgstatus(gp);
     rt_printf("goroutine %lld [%s", (long long)gp->goid, statusname(gp, s));
