@@ -14,5 +14,6 @@
 #include <gort/chan.h>
 #include <gort/alloc.h>
 #include <gort/hash.h>
+#include <gort/io.h>
 
 #endif /* GORT_H */
