@@ -197,9 +197,7 @@ static rt_pollDesc *pd_get(int fd)
         }
         rt_lock_release(&pdtab_lock);
     }
-    rt_pollDesc *pd = &c[fd % PD_CHUNK];
-    pd->fd = fd; /* same value every time: a benign repeated store */
-    return pd;
+    return &c[fd % PD_CHUNK];
 }
 
 static inline void pd_lock(rt_pollDesc *pd) { rt_lock_acquire_rank(&pd->lock, RT_RANK_POLLDESC); }
@@ -475,7 +473,7 @@ int gort_close(int fd)
     rt_store_rel(&pd->dlmu, 0);
 
     pd_lock(pd);
-    np->closing(pd);
+    np->closing(pd, fd);
     int saved = errno;
     int r = close(fd) < 0 ? -errno : 0;
     errno = saved;

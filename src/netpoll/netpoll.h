@@ -86,7 +86,6 @@ typedef struct rt_ioop {
  * table slot belongs to the fd number. Guarded by lock unless noted. */
 typedef struct rt_pollDesc {
     rt_lock lock;
-    int fd;
     bool closing;                /* gort_close started: new ops fail with -EBADF */
     rt_ioop *ops;                /* ops parked (in the kernel, for io_uring) */
     rt_g *closer;                /* gort_close waiting for ops to drain */
@@ -110,7 +109,7 @@ typedef struct rt_netpoll_ops {
     rt_g *(*cancel)(rt_pollDesc *pd, rt_ioop *op);
     int32_t (*poll)(int64_t delay, rt_g **list);
     void (*brk)(void);
-    void (*closing)(rt_pollDesc *pd);               /* fd about to be closed, no op parked */
+    void (*closing)(rt_pollDesc *pd, int fd);       /* fd about to be closed, no op parked */
 } rt_netpoll_ops;
 
 extern const rt_netpoll_ops rt_netpoll_uring;
@@ -121,6 +120,18 @@ extern const rt_netpoll_ops rt_netpoll_epoll;
 int64_t rt_io_syscall(rt_ioop *op);
 /* Called by a backend when op completed (pd->lock held): unlink it. */
 void rt_io_unlink(rt_pollDesc *pd, rt_ioop *op);
+
+/* The kernel passes an op from the thread that submits it to the one that
+ * reaps its completion: ThreadSanitizer cannot see that edge, so it is
+ * told (release before the SQE is visible, acquire on the CQE). */
+#if defined(GORT_TSAN)
+#include <sanitizer/tsan_interface.h>
+#define RT_IO_RELEASE(p) __tsan_release(p)
+#define RT_IO_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define RT_IO_RELEASE(p) ((void)(p))
+#define RT_IO_ACQUIRE(p) ((void)(p))
+#endif
 
 /* Set while this thread is inside a gort I/O system call: a SIGPIPE then
  * is the call's EPIPE, not the end of the process (Go ignores SIGPIPE but

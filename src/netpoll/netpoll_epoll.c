@@ -57,22 +57,22 @@ static bool unlock_pd(rt_g *gp, void *arg)
 }
 
 /* Register pd's fd (pd->lock held): 0, or -errno. */
-static int regist(rt_pollDesc *pd)
+static int regist(rt_pollDesc *pd, int fd)
 {
     int saved = errno;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = pd};
     int r = 0;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, pd->fd, &ev) == 0) {
-        int fl = fcntl(pd->fd, F_GETFL);
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
+        int fl = fcntl(fd, F_GETFL);
         if (fl >= 0 && !(fl & O_NONBLOCK))
-            fcntl(pd->fd, F_SETFL, fl | O_NONBLOCK);
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         pd->ep = 1;
     } else if (errno == EPERM) {
         pd->ep = 2; /* cannot be polled: blocking calls in the bracket */
     } else if (errno == EEXIST) {
         /* A dup of a registered description, or a number reused after a
          * close(2) gort did not see: take the registration over. */
-        epoll_ctl(epfd, EPOLL_CTL_MOD, pd->fd, &ev);
+        epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
         pd->ep = 1;
     } else {
         r = -errno;
@@ -113,7 +113,7 @@ static int64_t connect_result(int fd)
 static int64_t ep_wait(rt_pollDesc *pd, rt_ioop *op)
 {
     if (pd->ep == 0) {
-        int r = regist(pd);
+        int r = regist(pd, op->fd);
         if (r < 0) {
             pd_unlock(pd);
             return r;
@@ -262,11 +262,11 @@ static int32_t ep_poll(int64_t delay, rt_g **list)
     return got;
 }
 
-static void ep_closing(rt_pollDesc *pd)
+static void ep_closing(rt_pollDesc *pd, int fd)
 {
     if (pd->ep == 1) {
         int saved = errno;
-        epoll_ctl(epfd, EPOLL_CTL_DEL, pd->fd, NULL);
+        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
         errno = saved;
     }
     pd->ep = 0;

@@ -50,6 +50,7 @@ static rt_lock sqlock = {0, RT_RANK_NETPOLL_SQ};
 static rt_lock cqlock = {0, RT_RANK_NETPOLL_CQ};
 static uint32_t blocked; /* an M waits in ur_poll with a delay */
 static uint32_t wakesig; /* a break NOP is queued and not yet reaped */
+static uint32_t queued;  /* SQEs filled since the last flush (atomic hint, set under sqlock) */
 
 static int ur_init(void)
 {
@@ -103,6 +104,7 @@ static unsigned flush_locked(void)
         sq->sqe_head = tail;
         io_uring_smp_store_release(sq->ktail, tail);
     }
+    rt_store_relaxed(&queued, 0);
     return tail - io_uring_smp_load_acquire(sq->khead);
 }
 
@@ -120,8 +122,10 @@ static struct io_uring_sqe *getsqe_locked(void)
 {
     for (;;) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-        if (sqe != NULL)
+        if (sqe != NULL) {
+            rt_store_relaxed(&queued, 1);
             return sqe;
+        }
         /* The SQ is full (4096 ops parked since the last poll): hand them
          * to the kernel now, under the lock; rare. */
         enter(flush_locked(), 0, 0, NULL, 0);
@@ -130,8 +134,8 @@ static struct io_uring_sqe *getsqe_locked(void)
 
 static void submit(void)
 {
-    if (ring.sq.sqe_tail == io_uring_smp_load_acquire(ring.sq.khead))
-        return; /* racy peek: nothing queued (a later poll gets a late one) */
+    if (!rt_load_relaxed(&queued))
+        return; /* nothing queued (one queued as we look is the next poll's) */
     rt_lock_acquire(&sqlock);
     unsigned n = flush_locked();
     rt_lock_release(&sqlock);
@@ -160,11 +164,16 @@ static void prep(struct io_uring_sqe *sqe, rt_ioop *op)
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
 }
 
+/* Runs once the goroutine is _Gwaiting: from here on a reaper may ready
+ * it, so everything it did before parking happens before (for TSan, the
+ * edge through the kernel starts here). */
 static bool unlock_sq_pd(rt_g *gp, void *arg)
 {
     (void)gp;
+    rt_ioop *op = arg;
+    RT_IO_RELEASE(op);
     rt_lock_release(&sqlock);
-    rt_lock_release(&((rt_pollDesc *)arg)->lock);
+    rt_lock_release(&op->pd->lock);
     return true;
 }
 
@@ -178,7 +187,7 @@ static int64_t ur_wait(rt_pollDesc *pd, rt_ioop *op)
     op->res = 0;
     rt_lock_acquire(&sqlock);
     prep(getsqe_locked(), op);
-    rt_park(unlock_sq_pd, pd, WR_IO_WAIT);
+    rt_park(unlock_sq_pd, op, WR_IO_WAIT);
     return op->res;
 }
 
@@ -235,6 +244,7 @@ static int32_t reap(rt_g **list, bool poller)
             continue;
         }
         rt_ioop *op = (rt_ioop *)(uintptr_t)(ud & ~(uint64_t)1);
+        RT_IO_ACQUIRE(op);
         if (!(ud & 1))
             op->res = cqe->res;
         if (rt_xadd(&op->refs, (uint32_t)-1) == 0) {
@@ -258,7 +268,7 @@ static int32_t ur_poll(int64_t delay, rt_g **list)
             return 0; /* the blocked poller reaps */
         if (IO_URING_READ_ONCE(*ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
             enter(0, 0, IORING_ENTER_GETEVENTS, NULL, 0);
-        if (*ring.cq.khead == io_uring_smp_load_acquire(ring.cq.ktail))
+        if (io_uring_smp_load_acquire(ring.cq.khead) == io_uring_smp_load_acquire(ring.cq.ktail))
             return 0;
         return reap(list, false);
     }
@@ -278,7 +288,7 @@ static int32_t ur_poll(int64_t delay, rt_g **list)
         arg.ts = (uint64_t)(uintptr_t)&ts;
     }
     unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
-    if (*ring.cq.khead == io_uring_smp_load_acquire(ring.cq.ktail) && delay != 0)
+    if (io_uring_smp_load_acquire(ring.cq.khead) == io_uring_smp_load_acquire(ring.cq.ktail) && delay != 0)
         enter(n, 1, flags, &arg, sizeof arg);
     else if (n > 0)
         enter(n, 0, 0, NULL, 0);
@@ -287,7 +297,11 @@ static int32_t ur_poll(int64_t delay, rt_g **list)
     return got;
 }
 
-static void ur_closing(rt_pollDesc *pd) { (void)pd; }
+static void ur_closing(rt_pollDesc *pd, int fd)
+{
+    (void)pd;
+    (void)fd;
+}
 
 const rt_netpoll_ops rt_netpoll_uring = {
     .name = "io_uring",

@@ -1835,6 +1835,19 @@ top:;
                     }
                 }
             }
+            /* I/O finished while we spin (one load each while none did,
+             * with io_uring; an epoll_wait with epoll, so less often). */
+            if (iter % 4 == 3 && rt_netpoll_active()) {
+                rt_g *list;
+                if (rt_netpoll(0, &list) > 0) {
+                    gp = list;
+                    rt_injectglist(gp->schedlink);
+                    gp->schedlink = NULL;
+                    casgstatus(gp, G_WAITING, G_RUNNABLE);
+                    *inherit = false;
+                    return gp;
+                }
+            }
             if (rt_debug.spinus <= 0 || procs == 1)
                 break;
             int64_t now = rt_nanotime();
