@@ -391,7 +391,7 @@ static void set_one(rt_pollDesc *pd, int w, int64_t when)
     pd_unlock(pd);
     if (!rt_load(&rt_started))
         return; /* no goroutine can be parked yet; the deadline is stored */
-    if (t->home != NULL)
+    if (rt_load_acq(&t->home) != NULL)
         rt_deltimer_sync(t);
     if (when == 0)
         return;

@@ -39,8 +39,11 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define UR_SQ_ENTRIES 4096
 #define UR_CQ_ENTRIES 65536
@@ -51,6 +54,11 @@ static rt_lock cqlock = {0, RT_RANK_NETPOLL_CQ};
 static uint32_t blocked; /* an M waits in ur_poll with a delay */
 static uint32_t wakesig; /* a break NOP is queued and not yet reaped */
 static uint32_t queued;  /* SQEs filled since the last flush (atomic hint, set under sqlock) */
+static int doorbell = -1; /* eventfd: foreign threads wake the poller (submit_n) */
+static uint32_t doorbell_armed;
+
+#define UD_BREAK 0    /* user_data of rt_netpollbreak's NOP */
+#define UD_DOORBELL 2 /* of the doorbell's poll (ops are 8-aligned; bit 0 tags cancels) */
 
 static int ur_init(void)
 {
@@ -89,6 +97,12 @@ static int ur_init(void)
         }
     }
     io_uring_free_probe(probe);
+    doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (doorbell < 0) {
+        int e = -errno;
+        io_uring_queue_exit(&ring);
+        return e;
+    }
     for (unsigned i = 0; i < ring.sq.ring_entries; i++)
         ring.sq.array[i] = i; /* SQ slot i is SQE i, for good */
     return 0;
@@ -118,6 +132,29 @@ static int enter(unsigned tosubmit, unsigned mincomplete, unsigned flags, void *
     return r;
 }
 
+/* Hand n SQEs to the kernel. Only an M does that (Ms never exit), never
+ * a thread that is not one: io_uring cancels the requests a thread
+ * submitted when that thread exits, and a foreign thread (gort_close, a
+ * deadline or a timer from outside the runtime) may exit at any time. It
+ * rings the doorbell instead: an eventfd the ring polls (armed by an M),
+ * which wakes a blocked poller; that M, or any M's next poll, submits. */
+static void submit_n(unsigned n)
+{
+    if (n == 0)
+        return;
+    rt_g *g = rt_getg();
+    if (g == NULL || g->m == NULL) {
+        int saved = errno;
+        uint64_t one = 1;
+        if (write(doorbell, &one, sizeof one) < 0) {
+            /* the counter is full: a wake-up is pending anyway */
+        }
+        errno = saved;
+        return;
+    }
+    enter(n, 0, 0, NULL, 0);
+}
+
 static struct io_uring_sqe *getsqe_locked(void)
 {
     for (;;) {
@@ -139,8 +176,7 @@ static void submit(void)
     rt_lock_acquire(&sqlock);
     unsigned n = flush_locked();
     rt_lock_release(&sqlock);
-    if (n > 0)
-        enter(n, 0, 0, NULL, 0);
+    submit_n(n);
 }
 
 static void prep(struct io_uring_sqe *sqe, rt_ioop *op)
@@ -203,7 +239,7 @@ static rt_g *ur_cancel(rt_pollDesc *pd, rt_ioop *op)
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | 1);
     unsigned n = flush_locked();
     rt_lock_release(&sqlock);
-    enter(n, 0, 0, NULL, 0); /* at once: a deadline should not wait for the next poll */
+    submit_n(n); /* at once: a deadline should not wait for the next poll */
     return NULL;
 }
 
@@ -215,7 +251,7 @@ static void queue_nop(void)
     io_uring_sqe_set_data64(sqe, 0);
     unsigned n = flush_locked();
     rt_lock_release(&sqlock);
-    enter(n, 0, 0, NULL, 0);
+    submit_n(n);
 }
 
 static void ur_brk(void)
@@ -237,7 +273,17 @@ static int32_t reap(rt_g **list, bool poller)
     for (; head != tail; head++) {
         struct io_uring_cqe *cqe = &cq->cqes[head & cq->ring_mask];
         uint64_t ud = cqe->user_data;
-        if (ud == 0) {
+        if (ud == UD_DOORBELL) {
+            int saved = errno;
+            uint64_t v;
+            if (read(doorbell, &v, sizeof v) < 0) {
+                /* drained already */
+            }
+            errno = saved;
+            rt_store(&doorbell_armed, 0); /* the next poll re-arms it */
+            continue;
+        }
+        if (ud == UD_BREAK) {
             rt_store(&wakesig, 0);
             if (!poller && rt_load(&blocked))
                 rebreak = true; /* that break was the blocked poller's */
@@ -260,8 +306,20 @@ static int32_t reap(rt_g **list, bool poller)
     return n;
 }
 
+static void arm_doorbell(void)
+{
+    if (rt_load_relaxed(&doorbell_armed) || !rt_cas(&doorbell_armed, 0, 1))
+        return;
+    rt_lock_acquire(&sqlock);
+    struct io_uring_sqe *sqe = getsqe_locked();
+    io_uring_prep_poll_add(sqe, doorbell, POLLIN);
+    io_uring_sqe_set_data64(sqe, UD_DOORBELL);
+    rt_lock_release(&sqlock); /* submitted by the poll that called us */
+}
+
 static int32_t ur_poll(int64_t delay, rt_g **list)
 {
+    arm_doorbell();
     if (delay == 0) {
         submit();
         if (rt_load(&blocked))
