@@ -474,6 +474,7 @@ int gort_close(int fd)
 
     pd_lock(pd);
     np->closing(pd, fd);
+    pd->notsock = 0;
     int saved = errno;
     int r = close(fd) < 0 ? -errno : 0;
     errno = saved;

@@ -92,6 +92,7 @@ typedef struct rt_pollDesc {
     int64_t rd, wd;              /* deadlines (gort_nanotime), 0 none */
     rt_timer rt, wt;             /* fire at rd / wd */
     uint32_t dlmu;               /* serialises deadline timer updates (spin flag) */
+    uint8_t notsock;             /* io_uring: a direct send failed with ENOTSOCK */
     /* epoll backend */
     uint8_t ep;                  /* 0 not yet, 1 registered, 2 cannot poll (regular file) */
     uint32_t rseq, wseq;         /* readiness seen (edge-triggered events), under lock */
