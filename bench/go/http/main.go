@@ -16,7 +16,7 @@ func main() {
 		port = os.Args[1]
 	}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8") // what the sniffing would give, without the sniffing
 		w.Write(body)
 	})
 	if err := http.ListenAndServe("127.0.0.1:"+port, nil); err != nil {
