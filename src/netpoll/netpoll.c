@@ -84,6 +84,7 @@
 #include <unistd.h>
 
 uint32_t rt_netpoll_waiters;
+uint32_t rt_netpoll_syswaiters;
 __thread int rt_io_insyscall;
 
 static const rt_netpoll_ops *np;  /* the backend, set once */
@@ -284,6 +285,11 @@ static int64_t io_do(rt_ioop *op)
     rt_pollDesc *pd = pd_get(op->fd);
     if (pd == NULL)
         return op->fd < 0 ? -EBADF : io_syscall_bracket(op);
+    if (b->try_ != NULL) {
+        int64_t r = b->try_(pd, op);
+        if (r != -EAGAIN)
+            return r;
+    }
     op->pd = pd;
     op->g = rt_curg();
     op->why = IO_WHY_NONE;
@@ -304,9 +310,14 @@ static int64_t io_do(rt_ioop *op)
     if (pd->ops != NULL)
         pd->ops->prev = op;
     pd->ops = op;
+    bool sysg = op->g->sysg;
+    if (sysg)
+        rt_xadd(&rt_netpoll_syswaiters, 1);
     rt_xadd(&rt_netpoll_waiters, 1);
     int64_t r = b->wait(pd, op); /* releases pd->lock */
     rt_xadd(&rt_netpoll_waiters, (uint32_t)-1);
+    if (sysg)
+        rt_xadd(&rt_netpoll_syswaiters, (uint32_t)-1);
 
     pd_lock(pd);
     rt_io_unlink(pd, op);
@@ -474,7 +485,7 @@ int gort_close(int fd)
 
     pd_lock(pd);
     np->closing(pd, fd);
-    pd->notsock = 0;
+    rt_store_relaxed(&pd->ftype, 0);
     int saved = errno;
     int r = close(fd) < 0 ? -errno : 0;
     errno = saved;

@@ -25,6 +25,13 @@
  * while it is 0 the scheduler never calls the poller (one load). */
 extern uint32_t rt_netpoll_waiters;
 static inline bool rt_netpoll_active(void) { return rt_load_relaxed(&rt_netpoll_waiters) != 0; }
+/* Of those, the runtime's own (the signal deliverer): a user goroutine
+ * waits on I/O when rt_netpoll_userwaiting. */
+extern uint32_t rt_netpoll_syswaiters;
+static inline bool rt_netpoll_userwaiting(void)
+{
+    return rt_load_relaxed(&rt_netpoll_waiters) > rt_load_relaxed(&rt_netpoll_syswaiters);
+}
 
 /* Poll: hand queued submissions to the kernel, then collect the goroutines
  * whose I/O finished, linked through schedlink, still _Gwaiting (the caller
@@ -82,6 +89,8 @@ typedef struct rt_ioop {
     int64_t res;                 /* the result, -errno */
 } rt_ioop;
 
+enum { PD_FILE = 1, PD_OTHER = 2 };
+
 /* Per-fd state (Go: pollDesc), made on first use and never freed: the
  * table slot belongs to the fd number. Guarded by lock unless noted. */
 typedef struct rt_pollDesc {
@@ -92,7 +101,7 @@ typedef struct rt_pollDesc {
     int64_t rd, wd;              /* deadlines (gort_nanotime), 0 none */
     rt_timer rt, wt;             /* fire at rd / wd */
     uint32_t dlmu;               /* serialises deadline timer updates (spin flag) */
-    uint8_t notsock;             /* io_uring: a direct send failed with ENOTSOCK */
+    uint8_t ftype;               /* io_uring: 0 not known yet, PD_FILE, PD_OTHER (fstat once; atomic) */
     /* epoll backend */
     uint8_t ep;                  /* 0 not yet, 1 registered, 2 cannot poll (regular file) */
     uint32_t rseq, wseq;         /* readiness seen (edge-triggered events), under lock */
@@ -102,6 +111,9 @@ typedef struct rt_pollDesc {
 typedef struct rt_netpoll_ops {
     const char *name;
     int (*init)(void);                              /* 0 or -errno */
+    /* Optional: try op at once, without the pollDesc lock and without
+     * blocking; -EAGAIN if it must wait. */
+    int64_t (*try_)(rt_pollDesc *pd, rt_ioop *op);
     /* Run op for the current goroutine, parking it; pd->lock is held on
      * entry and released by the backend. Returns the result. */
     int64_t (*wait)(rt_pollDesc *pd, rt_ioop *op);

@@ -221,6 +221,7 @@ static int32_t ep_poll(int64_t delay, rt_g **list)
     errno = saved;
     int32_t got = 0;
     bool rebreak = false;
+    rt_g **tailp = list;
     for (int i = 0; i < n; i++) {
         rt_pollDesc *pd = evs[i].data.ptr;
         if (pd == NULL) {
@@ -249,8 +250,9 @@ static int32_t ep_poll(int64_t delay, rt_g **list)
             if (!want)
                 continue;
             rt_store_relaxed(&op->refs, 0);
-            op->g->schedlink = *list;
-            *list = op->g;
+            op->g->schedlink = NULL; /* in event order: first ready, first run */
+            *tailp = op->g;
+            tailp = &op->g->schedlink;
             got++;
         }
         pd_unlock(pd);
@@ -275,6 +277,7 @@ static void ep_closing(rt_pollDesc *pd, int fd)
 const rt_netpoll_ops rt_netpoll_epoll = {
     .name = "epoll",
     .init = ep_init,
+    .try_ = NULL,
     .wait = ep_wait,
     .cancel = ep_cancel,
     .poll = ep_poll,
