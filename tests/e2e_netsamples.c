@@ -4,11 +4,14 @@
  * port), this program talks to it over loopback with plain blocking sockets,
  * stops it with a signal, and checks its exit status and output.
  *
- *   e2e_netsamples <scenario> <dir of the samples> [GORTDEBUG setting]
+ *   e2e_netsamples <scenario> <dir of the samples> [netpoll=epoll] [nosignals]
  *
  * Scenarios: echo, echo_drain, http, proxy, proxy_idle, client,
- * client_refused. The third argument (netpoll=epoll) is added to the
- * samples' GORTDEBUG. Exits 0 on success; otherwise 1, with a FAIL line and
+ * client_refused. netpoll=epoll is added to the samples' GORTDEBUG.
+ * nosignals leaves out the shutdown checks (SIGINT, SIGTERM) and kills the
+ * samples at the end instead, checking that none died before and that no
+ * sanitizer reported anything: the ThreadSanitizer build uses it (see
+ * tests/CMakeLists.txt). Exits 0 on success; otherwise 1, with a FAIL line and
  * every sample's output. Nothing waits for ever: sockets have receive and
  * send timeouts, every wait is bounded, and an alarm kills the samples and
  * fails the test after ALARM_S.
@@ -39,6 +42,7 @@
 #define EXIT_MS 10000      /* a sample told to stop must be gone by then (sanitizer builds are slow) */
 
 static const char *dir;    /* where the samples are */
+static bool no_signals;    /* nosignals: skip the shutdown checks */
 
 /* ---- processes ------------------------------------------------------------ */
 
@@ -47,6 +51,7 @@ struct proc {
     pid_t pid;
     int out;               /* read end of its stdout + stderr */
     bool exited;
+    bool expected;         /* its exit was waited for (expect_exit) */
     int status;
     size_t len;
     char log[1 << 16];
@@ -252,6 +257,7 @@ static bool running(struct proc *p)
 static void expect_exit(struct proc *p, int want, int timeout_ms, ...)
 {
     int64_t end = now_ms() + timeout_ms;
+    p->expected = true;
     while (running(p)) {
         if (now_ms() > end)
             fail("%s did not exit within %d ms", p->name, timeout_ms);
@@ -269,6 +275,24 @@ static void expect_exit(struct proc *p, int want, int timeout_ms, ...)
         if (strstr(p->log, s) == NULL)
             fail("%s's output lacks \"%s\"", p->name, s);
     va_end(ap);
+}
+
+/* nosignals: the scenario ends here. Every sample not waited for must
+ * still run; it is killed, and no output may hold a sanitizer's report. */
+static bool end_without_signals(void)
+{
+    if (!no_signals)
+        return false;
+    for (int i = 0; i < nprocs; i++)
+        if (!procs[i].expected && !running(&procs[i]))
+            fail("%s exited before the end (status 0x%x)", procs[i].name, procs[i].status);
+    kill_all();
+    for (int i = 0; i < nprocs; i++) {
+        drain_output(&procs[i], 3000);
+        if (strstr(procs[i].log, "Sanitizer") != NULL)
+            fail("%s: a sanitizer report", procs[i].name);
+    }
+    return true;
 }
 
 static void signal_proc(struct proc *p, int sig)
@@ -539,6 +563,8 @@ static void scenario_echo(void)
     int b = dial(port);
     echo_bulk(b, 1 << 20, "echo of 1 MiB");
     close(b);
+    if (end_without_signals())
+        return;
 
     signal_proc(es, SIGTERM);
     if (!refused_within(port, 5000))
@@ -653,6 +679,9 @@ static void scenario_http(void)
         fail("a 12 kB request head: status %d, want 431", resp.status);
     reader_close(c);
 
+    if (end_without_signals())
+        return;
+
     /* Shutdown: d is idle between requests, e is half-way through one. */
     struct reader *d = reader_new(port);
     send_str(d->fd, GET("/"), "idle connection");
@@ -713,6 +742,8 @@ static void scenario_proxy(void)
 
     struct proc *cl = start("client", "127.0.0.1", pport, "10", "0.5", NULL);
     expect_exit(cl, 0, 30000, " 0 timeouts, 0 errors,", NULL);
+    if (end_without_signals())
+        return;
 
     signal_proc(px, SIGTERM);
     int64_t took = expect_eof(a, 5000, true, "the idle proxied connection after SIGTERM");
@@ -747,6 +778,9 @@ static void scenario_proxy_idle(void)
         fail("the connection was closed %lld ms after its last data (idle timeout: 500 ms)", (long long)took);
     close(a);
     close(b);
+    wait_output(px, "idle for 0.5 s, closing", 5000);
+    if (end_without_signals())
+        return;
     signal_proc(px, SIGINT);
     expect_exit(px, 0, EXIT_MS, "idle for 0.5 s, closing", "proxy: SIGINT: stopped after 2 connection(s)", NULL);
     signal_proc(es, SIGINT);
@@ -762,6 +796,8 @@ static void scenario_client(void)
     expect_exit(cl, 0, 30000, "client: 20 connection(s) to 127.0.0.1:", " 0 timeouts, 0 errors, 20 dials", NULL);
     if (strstr(cl->log, " 0 ok,") != NULL)
         fail("the client did no round");
+    if (end_without_signals())
+        return;
     signal_proc(es, SIGTERM);
     expect_exit(es, 0, EXIT_MS, "echo_server: SIGTERM: stopped after 20 connection(s)", NULL);
 }
@@ -785,16 +821,20 @@ static void scenario_client_refused(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: e2e_netsamples scenario samples_dir [GORTDEBUG setting]\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: e2e_netsamples scenario samples_dir [netpoll=epoll] [nosignals]\n");
         return 2;
     }
     dir = argv[2];
-    if (argc == 4) { /* added to what the environment already says */
-        const char *old = getenv("GORTDEBUG");
-        char v[1024];
-        snprintf(v, sizeof v, "%s%s%s", old != NULL ? old : "", old != NULL && *old != '\0' ? "," : "", argv[3]);
-        setenv("GORTDEBUG", v, 1);
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "nosignals") == 0) {
+            no_signals = true;
+        } else { /* a GORTDEBUG setting, added to what the environment says */
+            const char *old = getenv("GORTDEBUG");
+            char v[1024];
+            snprintf(v, sizeof v, "%s%s%s", old != NULL ? old : "", old != NULL && *old != '\0' ? "," : "", argv[i]);
+            setenv("GORTDEBUG", v, 1);
+        }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
