@@ -81,6 +81,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 uint32_t rt_netpoll_waiters;
@@ -201,6 +202,30 @@ static rt_pollDesc *pd_get(int fd)
     return &c[fd % PD_CHUNK];
 }
 
+uint8_t rt_fdtype(rt_pollDesc *pd, int fd, bool fresh)
+{
+    uint8_t t = (pd != NULL && !fresh) ? rt_load_relaxed(&pd->ftype) : PD_UNKNOWN;
+    if (t != PD_UNKNOWN)
+        return t;
+    int saved = errno;
+    struct stat st;
+    int rc = fstat(fd, &st);
+    errno = saved;
+    if (rc != 0)
+        return PD_OTHER; /* not cached (EBADF: the call itself reports it) */
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+        t = PD_FILE;
+    else if (S_ISSOCK(st.st_mode))
+        t = PD_SOCK;
+    else if (S_ISFIFO(st.st_mode))
+        t = PD_FIFO;
+    else
+        t = PD_OTHER;
+    if (pd != NULL)
+        rt_store_relaxed(&pd->ftype, t);
+    return t;
+}
+
 static inline void pd_lock(rt_pollDesc *pd) { rt_lock_acquire_rank(&pd->lock, RT_RANK_POLLDESC); }
 static inline void pd_unlock(rt_pollDesc *pd) { rt_lock_release(&pd->lock); }
 static bool unlock_pd(rt_g *gp, void *arg)
@@ -232,11 +257,22 @@ int64_t rt_io_syscall(rt_ioop *op)
     rt_io_insyscall++;
     switch (op->kind) {
     case IO_READ: r = sysret(read(op->fd, op->buf, op->n)); break;
-    case IO_WRITE: r = sysret(write(op->fd, op->buf, op->n)); break;
+    case IO_WRITE:
+        /* a socket: send, so that a peer that has gone is -EPIPE, never SIGPIPE */
+        r = op->ftype == PD_SOCK ? sysret(send(op->fd, op->buf, op->n, MSG_NOSIGNAL | op->flags))
+                                 : sysret(write(op->fd, op->buf, op->n));
+        break;
     case IO_PREAD: r = sysret(pread(op->fd, op->buf, op->n, op->off)); break;
     case IO_PWRITE: r = sysret(pwrite(op->fd, op->buf, op->n, op->off)); break;
     case IO_READV: r = sysret(readv(op->fd, op->iov, op->iovcnt)); break;
-    case IO_WRITEV: r = sysret(writev(op->fd, op->iov, op->iovcnt)); break;
+    case IO_WRITEV:
+        if (op->ftype == PD_SOCK) {
+            struct msghdr m = {.msg_iov = (struct iovec *)op->iov, .msg_iovlen = (size_t)op->iovcnt};
+            r = sysret(sendmsg(op->fd, &m, MSG_NOSIGNAL | op->flags));
+        } else {
+            r = sysret(writev(op->fd, op->iov, op->iovcnt));
+        }
+        break;
     case IO_RECV: r = sysret(recv(op->fd, op->buf, op->n, op->flags)); break;
     case IO_SEND: r = sysret(send(op->fd, op->buf, op->n, op->flags)); break;
     case IO_RECVMSG: r = sysret(recvmsg(op->fd, op->msg, op->flags)); break;
@@ -278,13 +314,33 @@ static inline bool in_goroutine(void)
 /* Run op, parking the goroutine while it waits. */
 static int64_t io_do(rt_ioop *op)
 {
+    if (op->fd < 0)
+        return -EBADF;
+    rt_pollDesc *pd = pd_get(op->fd);
+    switch (op->kind) {
+    case IO_PREAD:
+    case IO_PWRITE:
+        if (op->off < 0)
+            return -EINVAL;
+        /* fall through */
+    case IO_WRITE:
+    case IO_WRITEV:
+        op->ftype = rt_fdtype(pd, op->fd, false);
+        if ((op->kind == IO_PREAD || op->kind == IO_PWRITE) && (op->ftype == PD_SOCK || op->ftype == PD_FIFO)) {
+            op->ftype = rt_fdtype(pd, op->fd, true); /* a stale cache must not turn a pread into -ESPIPE */
+            if (op->ftype == PD_SOCK || op->ftype == PD_FIFO)
+                return -ESPIPE; /* io_uring would ignore the offset */
+        }
+        break;
+    default:
+        break;
+    }
     if (!in_goroutine())
         return rt_io_syscall(op); /* a thread that is not a goroutine: plain */
     rt_preemptpoint();
     const rt_netpoll_ops *b = netpoll();
-    rt_pollDesc *pd = pd_get(op->fd);
     if (pd == NULL)
-        return op->fd < 0 ? -EBADF : io_syscall_bracket(op);
+        return io_syscall_bracket(op);
     if (b->try_ != NULL) {
         int64_t r = b->try_(pd, op);
         if (r != -EAGAIN)

@@ -83,13 +83,17 @@ typedef struct rt_ioop {
     /* the wait */
     rt_g *g;
     struct rt_pollDesc *pd;
+    uint8_t ftype;               /* PD_*, for the kinds that care (writes, pread) */
+    struct msghdr mh;            /* io_uring: a writev to a socket, as sendmsg */
     struct rt_ioop *next, *prev; /* pd->ops, under pd->lock */
     uint32_t refs;               /* io_uring: completions still to come (atomic) */
     uint8_t why;                 /* IO_WHY_*, under pd->lock */
     int64_t res;                 /* the result, -errno */
 } rt_ioop;
 
-enum { PD_FILE = 1, PD_OTHER = 2 };
+/* What an fd is (fstat once per fd, cached in its pollDesc until
+ * gort_close; re-checked when a call says the cache went stale). */
+enum { PD_UNKNOWN = 0, PD_FILE = 1, PD_SOCK = 2, PD_FIFO = 3, PD_OTHER = 4 };
 
 /* Per-fd state (Go: pollDesc), made on first use and never freed: the
  * table slot belongs to the fd number. Guarded by lock unless noted. */
@@ -101,7 +105,7 @@ typedef struct rt_pollDesc {
     int64_t rd, wd;              /* deadlines (gort_nanotime), 0 none */
     rt_timer rt, wt;             /* fire at rd / wd */
     uint32_t dlmu;               /* serialises deadline timer updates (spin flag) */
-    uint8_t ftype;               /* io_uring: 0 not known yet, PD_FILE, PD_OTHER (fstat once; atomic) */
+    uint8_t ftype;               /* PD_*, atomic (set racily, to the same value) */
     /* epoll backend */
     uint8_t ep;                  /* 0 not yet, 1 registered, 2 cannot poll (regular file) */
     uint32_t rseq, wseq;         /* readiness seen (edge-triggered events), under lock */
@@ -131,6 +135,8 @@ extern const rt_netpoll_ops rt_netpoll_epoll;
 /* The plain system call for op (a thread that is not a goroutine, or a
  * descriptor that cannot be polled): -errno on error. */
 int64_t rt_io_syscall(rt_ioop *op);
+/* The fd's type, from the cache or fstat (pd may be NULL: no cache). */
+uint8_t rt_fdtype(rt_pollDesc *pd, int fd, bool fresh);
 /* Called by a backend when op completed (pd->lock held): unlink it. */
 void rt_io_unlink(rt_pollDesc *pd, rt_ioop *op);
 

@@ -193,11 +193,25 @@ static void prep(struct io_uring_sqe *sqe, rt_ioop *op)
 {
     switch (op->kind) {
     case IO_READ: io_uring_prep_read(sqe, op->fd, op->buf, (unsigned)op->n, (uint64_t)-1); break;
-    case IO_WRITE: io_uring_prep_write(sqe, op->fd, op->buf, (unsigned)op->n, (uint64_t)-1); break;
+    case IO_WRITE:
+        if (op->ftype == PD_SOCK) /* send: a peer that has gone is -EPIPE, never SIGPIPE */
+            io_uring_prep_send(sqe, op->fd, op->buf, op->n, MSG_NOSIGNAL);
+        else
+            io_uring_prep_write(sqe, op->fd, op->buf, (unsigned)op->n, (uint64_t)-1);
+        break;
     case IO_PREAD: io_uring_prep_read(sqe, op->fd, op->buf, (unsigned)op->n, (uint64_t)op->off); break;
     case IO_PWRITE: io_uring_prep_write(sqe, op->fd, op->buf, (unsigned)op->n, (uint64_t)op->off); break;
     case IO_READV: io_uring_prep_readv(sqe, op->fd, op->iov, (unsigned)op->iovcnt, (uint64_t)-1); break;
-    case IO_WRITEV: io_uring_prep_writev(sqe, op->fd, op->iov, (unsigned)op->iovcnt, (uint64_t)-1); break;
+    case IO_WRITEV:
+        if (op->ftype == PD_SOCK) {
+            memset(&op->mh, 0, sizeof op->mh);
+            op->mh.msg_iov = (struct iovec *)op->iov;
+            op->mh.msg_iovlen = (size_t)op->iovcnt;
+            io_uring_prep_sendmsg(sqe, op->fd, &op->mh, MSG_NOSIGNAL);
+        } else {
+            io_uring_prep_writev(sqe, op->fd, op->iov, (unsigned)op->iovcnt, (uint64_t)-1);
+        }
+        break;
     case IO_RECV: io_uring_prep_recv(sqe, op->fd, op->buf, op->n, op->flags); break;
     case IO_SEND: io_uring_prep_send(sqe, op->fd, op->buf, op->n, op->flags); break;
     case IO_RECVMSG: io_uring_prep_recvmsg(sqe, op->fd, op->msg, (unsigned)op->flags); break;
@@ -233,6 +247,29 @@ static bool unlock_sq_pd(rt_g *gp, void *arg)
  * through the ring is submitted in the same io_uring_enter as the reads
  * (measured on the echo benchmark: 156-166K round trips/s through the
  * ring, 142K with a direct send first). */
+/* pwritev2/preadv2 with RWF_NOWAIT, inside the SIGPIPE bracket. */
+static int64_t rw_nowait(rt_ioop *op)
+{
+    struct iovec v = {.iov_base = op->buf, .iov_len = op->n};
+    const struct iovec *iov = &v;
+    int cnt = 1;
+    off_t off = op->kind == IO_PREAD || op->kind == IO_PWRITE ? op->off : -1;
+    if (op->kind == IO_READV || op->kind == IO_WRITEV) {
+        iov = op->iov;
+        cnt = op->iovcnt;
+    }
+    int saved = errno;
+    rt_io_insyscall++;
+    int64_t r = op->write ? pwritev2(op->fd, iov, cnt, off, RWF_NOWAIT) : preadv2(op->fd, iov, cnt, off, RWF_NOWAIT);
+    if (r < 0)
+        r = -errno;
+    rt_io_insyscall--;
+    errno = saved;
+    if (r == -EOPNOTSUPP || r == -EINVAL)
+        r = -EOPNOTSUPP; /* no RWF_NOWAIT for this file here */
+    return r;
+}
+
 static int64_t ur_try(rt_pollDesc *pd, rt_ioop *op)
 {
     switch (op->kind) {
@@ -241,39 +278,20 @@ static int64_t ur_try(rt_pollDesc *pd, rt_ioop *op)
     default:
         return -EAGAIN;
     }
-    int saved = errno;
-    uint8_t ft = rt_load_relaxed(&pd->ftype);
-    if (ft == 0) {
-        struct stat st;
-        ft = (fstat(op->fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) ? PD_FILE : PD_OTHER;
-        rt_store_relaxed(&pd->ftype, ft);
+    if (rt_fdtype(pd, op->fd, false) != PD_FILE)
+        return -EAGAIN;
+    int64_t r = rw_nowait(op);
+    if (r == -EOPNOTSUPP)
+        r = -EAGAIN; /* the ring does it */
+    else if (r == -ESPIPE) {
+        rt_fdtype(pd, op->fd, true); /* the cache was stale (closed with close(2)) */
+        r = -EAGAIN;
     }
-    int64_t r = -EAGAIN;
-    if (ft == PD_FILE) {
-        struct iovec v = {.iov_base = op->buf, .iov_len = op->n};
-        const struct iovec *iov = &v;
-        int cnt = 1;
-        off_t off = op->kind == IO_PREAD || op->kind == IO_PWRITE ? op->off : -1;
-        if (op->kind == IO_READV || op->kind == IO_WRITEV) {
-            iov = op->iov;
-            cnt = op->iovcnt;
-        }
-        rt_io_insyscall++;
-        if (op->write)
-            r = pwritev2(op->fd, iov, cnt, off, RWF_NOWAIT);
-        else
-            r = preadv2(op->fd, iov, cnt, off, RWF_NOWAIT);
-        rt_io_insyscall--;
-        if (r < 0)
-            r = -errno;
-        if (r == -EOPNOTSUPP || r == -EINVAL)
-            r = -EAGAIN; /* no RWF_NOWAIT here: the ring does it */
-    }
-    errno = saved;
     return r;
 }
 
-static int64_t ur_wait(rt_pollDesc *pd, rt_ioop *op)
+/* Queue op's SQE and park (pd->lock held; released once parked). */
+static int64_t submit_park(rt_ioop *op)
 {
     rt_store_relaxed(&op->refs, 1);
     op->res = 0;
@@ -281,6 +299,49 @@ static int64_t ur_wait(rt_pollDesc *pd, rt_ioop *op)
     prep(getsqe_locked(), op);
     rt_park(unlock_sq_pd, op, WR_IO_WAIT);
     return op->res;
+}
+
+/* A write to a pipe is done on the goroutine's own thread (RWF_NOWAIT),
+ * and only the wait for room goes through the ring (POLLOUT). Through
+ * IORING_OP_WRITE, a write whose reader has gone raises SIGPIPE in
+ * whatever thread runs the request's task work, possibly outside any gort
+ * call, where it would end the process; here it is raised inside the
+ * SIGPIPE bracket and becomes -EPIPE (Go's rule for fds other than 1 and
+ * 2, netpoll.c). pd->lock held; released. */
+static int64_t fifo_write(rt_pollDesc *pd, rt_ioop *op)
+{
+    for (;;) {
+        int64_t r = rw_nowait(op);
+        if (r == -EOPNOTSUPP)
+            return submit_park(op); /* no RWF_NOWAIT for pipes: the ring writes */
+        if (r != -EAGAIN || op->why != IO_WHY_NONE) {
+            rt_lock_release(&pd->lock);
+            return r == -EAGAIN ? -ECANCELED : r;
+        }
+        uint8_t kind = op->kind;
+        int flags = op->flags;
+        op->kind = IO_POLL;
+        op->flags = POLLOUT;
+        int64_t pr = submit_park(op);
+        op->kind = kind;
+        op->flags = flags;
+        rt_lock_acquire_rank(&pd->lock, RT_RANK_POLLDESC);
+        if (op->why != IO_WHY_NONE) {
+            rt_lock_release(&pd->lock);
+            return -ECANCELED;
+        }
+        if (pr < 0 && pr != -ECANCELED) {
+            rt_lock_release(&pd->lock);
+            return pr;
+        }
+    }
+}
+
+static int64_t ur_wait(rt_pollDesc *pd, rt_ioop *op)
+{
+    if (op->write && op->ftype == PD_FIFO && (op->kind == IO_WRITE || op->kind == IO_WRITEV))
+        return fifo_write(pd, op);
+    return submit_park(op);
 }
 
 static rt_g *ur_cancel(rt_pollDesc *pd, rt_ioop *op)
