@@ -154,12 +154,27 @@ static inline const rt_netpoll_ops *netpoll(void)
     return np;
 }
 
+/* A poller blocked without a deadline. Usually the I/O it waits for wakes
+ * it; but another M's poll may have taken that completion first (in the
+ * moment before the poller announced itself), and then, once no goroutine
+ * waits on I/O any more, nothing would: the program would hang where Go
+ * reports a deadlock. So the op that brings rt_netpoll_waiters to 0
+ * breaks it (Dekker: each side stores, then loads the other's word). */
+static uint32_t pollforever;
+
 int32_t rt_netpoll(int64_t delay, rt_g **list)
 {
     *list = NULL;
     if (rt_load_acq(&np_state) != 2)
         return 0;
+    if (delay < 0) {
+        rt_store(&pollforever, 1);
+        if (rt_load(&rt_netpoll_waiters) == 0)
+            delay = 0;
+    }
     int32_t n = np->poll(delay, list);
+    if (delay < 0)
+        rt_store(&pollforever, 0);
     rt_store_relaxed(&lastpoll, rt_nanotime());
     return n;
 }
@@ -371,7 +386,8 @@ static int64_t io_do(rt_ioop *op)
         rt_xadd(&rt_netpoll_syswaiters, 1);
     rt_xadd(&rt_netpoll_waiters, 1);
     int64_t r = b->wait(pd, op); /* releases pd->lock */
-    rt_xadd(&rt_netpoll_waiters, (uint32_t)-1);
+    if (rt_xadd(&rt_netpoll_waiters, (uint32_t)-1) == 0 && rt_load(&pollforever))
+        rt_netpollbreak(); /* the blocked poller has nothing left to wait for (see rt_netpoll) */
     if (sysg)
         rt_xadd(&rt_netpoll_syswaiters, (uint32_t)-1);
 
@@ -501,14 +517,18 @@ int gort_close(int fd)
         errno = saved;
         return r;
     }
-    if (rt_load_acq(&np_state) != 2) {
-        /* The poller never ran: nothing can be parked. */
+    if (!rt_load(&rt_started)) {
+        /* No goroutine yet: nothing can be parked. */
         gort_set_deadline(fd, 0, 0);
         int saved = errno;
         int r = close(fd) < 0 ? -errno : 0;
         errno = saved;
         return r;
     }
+    /* Even if no I/O call has finished choosing the poller yet: one may be
+     * choosing it now, about to park on this fd (a close that skipped the
+     * pollDesc then left it parked on a closed, maybe reused, number). */
+    netpoll();
     bool g = in_goroutine();
     pd_lock(pd);
     if (pd->closing) {

@@ -62,6 +62,7 @@ static int regist(rt_pollDesc *pd, int fd)
     int saved = errno;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = pd};
     int r = 0;
+    RT_IO_RELEASE(pd); /* the kernel hands pd to the poller's thread */
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0 && !(fl & O_NONBLOCK))
@@ -235,6 +236,7 @@ static int32_t ep_poll(int64_t delay, rt_g **list)
                 rebreak = true;
             continue;
         }
+        RT_IO_ACQUIRE(pd);
         uint32_t e = evs[i].events;
         bool rd = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
         bool wr = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
