@@ -26,7 +26,7 @@ set -e
 # libgort.a works too (its dependencies linked dynamically)
 $cc "$src/tests/install/prog_main.c" -o "$work/prog_main_static" \
     $(pkg-config --cflags gort) -L"$libdir" -Wl,-Bstatic -lgort_main -lgort -Wl,-Bdynamic \
-    $(pkg-config --libs hwloc) -lpthread -lgcc_s
+    $(pkg-config --libs hwloc liburing) -lpthread -lgcc_s
 set +e
 "$work/prog_main_static"; st=$?
 set -e

@@ -28,7 +28,8 @@ struct rt_g;
     X(stackguardbudget, -1, "mprotect guard pages before canaries (-1: from vm.max_map_count)") \
     X(stackscavenge, 1, "return idle and deep stacks' pages to the OS in the background") \
     X(hashseed, -1, "N >= 0: fixed hash keys (same hashes and map order in every run); -1: from AT_RANDOM") \
-    X(aeshashmin, -1, "keys of N bytes and more take the AES hash (-1: the measured default)")
+    X(aeshashmin, -1, "keys of N bytes and more take the AES hash (-1: the measured default)") \
+    X(netpoll, 0, "the I/O poller: 0/auto (io_uring, else epoll), 1/io_uring, 2/epoll")
 
 typedef struct rt_debug_vars {
 #define RT_DEBUG_FIELD(name, def, desc) int32_t name;

@@ -76,6 +76,14 @@ static void setopt(const char *key, size_t klen, const char *val, size_t vlen)
                 return;
             }
     }
+    if (klen == 7 && strncmp(key, "netpoll", 7) == 0) {
+        static const char *const pollnames[] = {"auto", "io_uring", "epoll"};
+        for (int i = 0; i < 3; i++)
+            if (strlen(pollnames[i]) == vlen && strncmp(val, pollnames[i], vlen) == 0) {
+                rt_debug.netpoll = i;
+                return;
+            }
+    }
     if (!atoi64(val, vlen, &v) || v > INT32_MAX || v < INT32_MIN)
         return;
 #define RT_DEBUG_SET(name, def, desc)                                        \

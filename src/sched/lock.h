@@ -56,6 +56,10 @@ void rt_lock_acquire_rank(rt_lock *l, int rank);
  *   41    a second p.timerslock          time.c        timers (procresize holds the dying
  *                                                      P's and P0's, as Go does)
  *   50    semaphore roots                sema.c        -
+ *   52    a pollDesc (one fd)            netpoll.c     -
+ *   53    io_uring submission queue      netpoll_uring.c  pollDesc (an op parks
+ *                                                      with both held; a cancel)
+ *   54    io_uring completion queue      netpoll_uring.c  -
  *   60    stack pool                     stack.c       chan, sched, sema (a G made ready
  *                                                      frees or takes a stack)
  *   70    init list                      init.c        -
@@ -78,6 +82,9 @@ enum {
     RT_RANK_TIMERS = 40,
     RT_RANK_TIMERS2 = 41,
     RT_RANK_SEMA = 50,
+    RT_RANK_POLLDESC = 52,
+    RT_RANK_NETPOLL_SQ = 53,
+    RT_RANK_NETPOLL_CQ = 54,
     RT_RANK_STACKPOOL = 60,
     RT_RANK_INIT = 70,
     RT_RANK_MCACHE_SHARED = 72,

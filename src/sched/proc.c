@@ -84,6 +84,7 @@
 #include "../sysmon/sysmon.h"
 #include "../alloc/malloc.h"
 #include "../os/os.h"
+#include "../netpoll/netpoll.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -732,27 +733,61 @@ void rt_stopm(void)
 }
 
 /* stopm_timers: like rt_stopm, but this M is the one that sleeps until the
- * earliest timer (Go does this in netpoll(delay)). Returns true with a P
- * when handed one; false without a P when the timer is due or an earlier
- * timer was added. */
-static bool stopm_timers(int64_t when)
+ * earliest timer (when; INT64_MAX: none), in the poller if io (goroutines
+ * wait on I/O: Go's blocking netpoll(delay)). Returns true with a P when
+ * handed one or when the poll readied goroutines; false without a P when
+ * the timer is due, an earlier timer was added or the poll found nothing. */
+static bool stopm_timers(int64_t when, bool io)
 {
     rt_m *mp = rt_getg()->m;
     rt_lock_acquire(&sched.lock);
-    if (sched.timerm != NULL && sched.timerm_when <= when) {
+    if (sched.timerm != NULL && sched.timerm_when <= when && (sched.timerm->inpoll || !io)) {
         rt_lock_release(&sched.lock);
         rt_stopm();
         return true;
     }
     if (sched.timerm != NULL) {
-        /* We watch an earlier timer: wake the old watcher so it sleeps
-         * without a deadline. */
-        rt_notewakeup(&sched.timerm->park);
+        /* We watch an earlier timer, or I/O it does not: the old watcher
+         * goes back to sleeping without a deadline. */
+        rt_m *old = sched.timerm;
+        rt_store(&sched.timerm, NULL);
+        if (old->inpoll)
+            rt_netpollbreak();
+        else
+            rt_notewakeup(&old->park);
     }
-    rt_store_relaxed(&sched.timerm, mp);
+    rt_store(&sched.timerm, mp);
     sched.timerm_when = when;
-    mput(mp);
+    mp->inpoll = io;
+    if (!io)
+        mput(mp);
     rt_lock_release(&sched.lock);
+
+    if (io) {
+        /* Not on the idle list: nobody hands us a P; we take one if the
+         * poll readied goroutines. checkdead counts us as running, so
+         * goroutines waiting on I/O are never a deadlock (as in Go). */
+        int64_t delay = -1;
+        if (when != INT64_MAX) {
+            delay = when - rt_nanotime();
+            if (delay < 0)
+                delay = 0;
+        }
+        rt_g *list;
+        int32_t n = rt_netpoll(delay, &list);
+        rt_lock_acquire(&sched.lock);
+        if (sched.timerm == mp)
+            rt_store(&sched.timerm, NULL);
+        mp->inpoll = false;
+        rt_p *pp = n > 0 ? rt_pidleget() : NULL;
+        rt_lock_release(&sched.lock);
+        if (n == 0)
+            return false;
+        if (pp != NULL)
+            rt_acquirep(pp);
+        rt_injectglist(list);
+        return pp != NULL;
+    }
 
     mp->blocked = true;
     int64_t delay = when - rt_nanotime();
@@ -762,7 +797,7 @@ static bool stopm_timers(int64_t when)
 
     rt_lock_acquire(&sched.lock);
     if (sched.timerm == mp)
-        rt_store_relaxed(&sched.timerm, NULL);
+        rt_store(&sched.timerm, NULL);
     if (mp->nextp != NULL) {
         /* rt_startm picked us; its wakeup may still be on the way. */
         rt_lock_release(&sched.lock);
@@ -776,6 +811,49 @@ static bool stopm_timers(int64_t when)
     rt_lock_release(&sched.lock);
     rt_noteclear(&mp->park);
     return false;
+}
+
+bool rt_netpoll_stillwatcher(void) { return rt_load(&sched.timerm) == rt_getg()->m; }
+
+/* rt_injectglist: make the goroutines of list (linked through schedlink,
+ * _Gwaiting, from the poller) runnable (Go: injectglist). Without a P they
+ * go to the global queue, and idle Ps are started for them; with one, as
+ * many as there are idle Ps go global, the rest to our local queue. */
+void rt_injectglist(rt_g *list)
+{
+    if (list == NULL)
+        return;
+    int32_t n = 0;
+    rt_g *tail = NULL;
+    for (rt_g *gp = list; gp != NULL; gp = gp->schedlink) {
+        casgstatus(gp, G_WAITING, G_RUNNABLE);
+        tail = gp;
+        n++;
+    }
+    rt_m *mp = rt_getg()->m;
+    rt_p *pp = mp != NULL ? mp->p : NULL;
+    int32_t nglob = n;
+    if (pp != NULL) {
+        int32_t npidle = (int32_t)rt_load(&sched.npidle);
+        nglob = npidle < n ? npidle : n;
+    }
+    if (nglob > 0) {
+        rt_g *h = list, *t = list;
+        for (int32_t i = 1; i < nglob; i++)
+            t = t->schedlink;
+        list = t->schedlink;
+        rt_lock_acquire(&sched.lock);
+        globrunqputbatch(h, t, nglob);
+        rt_lock_release(&sched.lock);
+        for (int32_t i = 0; i < nglob && rt_load(&sched.npidle) != 0; i++)
+            rt_startm(NULL, false);
+    }
+    (void)tail;
+    while (list != NULL) {
+        rt_g *next = list->schedlink;
+        runqput(pp, list, false);
+        list = next;
+    }
 }
 
 /* rt_startm: run pp (or an idle P) on an idle or new M. spinning: the caller
@@ -860,9 +938,10 @@ static void handoffp(rt_p *pp)
         rt_startm(pp, false);
         return;
     }
-    /* The last running P going idle with timers pending: someone must
-     * watch them, and the watcher sleeps only once it has no P. */
-    bool timers = rt_load(&pp->timer0when) != 0;
+    /* The last running P going idle with timers pending, or goroutines
+     * waiting on I/O: someone must watch them, and the watcher sleeps
+     * (or polls) only once it has no P. */
+    bool timers = rt_load(&pp->timer0when) != 0 || rt_netpoll_active();
     rt_pidleput(pp);
     rt_lock_release(&sched.lock);
     if (timers && rt_load(&sched.npidle) == (uint32_t)rt_procs()) {
@@ -1680,6 +1759,14 @@ top:;
         rt_checktimers(pp, 0, &ran);
 
     rt_g *gp;
+    if (pp->schedtick % 61 == 0 && rt_netpoll_active()) {
+        /* Fairness for I/O (Go leaves it to sysmon): a P that never runs
+         * out of goroutines still submits and reaps now and then. Cheap
+         * when nothing is queued or done: no system call. */
+        rt_g *list;
+        if (rt_netpoll(0, &list) > 0)
+            rt_injectglist(list);
+    }
     if (pp->schedtick % 61 == 0 && rt_load_relaxed(&sched.runqsize) > 0) {
         rt_lock_acquire(&sched.lock);
         gp = globrunqget(pp, 1);
@@ -1696,6 +1783,20 @@ top:;
         gp = globrunqget(pp, 0);
         rt_lock_release(&sched.lock);
         if (gp != NULL) {
+            *inherit = false;
+            return gp;
+        }
+    }
+
+    /* Goroutines whose I/O is done (Go: netpoll(0) before stealing); this
+     * also hands the kernel the SQEs queued since the last poll. */
+    if (rt_netpoll_active()) {
+        rt_g *list;
+        if (rt_netpoll(0, &list) > 0) {
+            gp = list;
+            rt_injectglist(gp->schedlink);
+            gp->schedlink = NULL;
+            casgstatus(gp, G_WAITING, G_RUNNABLE);
             *inherit = false;
             return gp;
         }
@@ -1732,6 +1833,19 @@ top:;
                         *inherit = false;
                         return gp;
                     }
+                }
+            }
+            /* I/O finished while we spin (one load each while none did,
+             * with io_uring; an epoll_wait with epoll, so less often). */
+            if (iter % 4 == 3 && rt_netpoll_active()) {
+                rt_g *list;
+                if (rt_netpoll(0, &list) > 0) {
+                    gp = list;
+                    rt_injectglist(gp->schedlink);
+                    gp->schedlink = NULL;
+                    casgstatus(gp, G_WAITING, G_RUNNABLE);
+                    *inherit = false;
+                    return gp;
                 }
             }
             if (rt_debug.spinus <= 0 || procs == 1)
@@ -1784,8 +1898,9 @@ top:;
     /* Sleep until the earliest timer if we are the watcher, else until
      * woken. */
     int64_t when = rt_nobarrier_earliest_timer();
-    if (when != 0) {
-        if (!stopm_timers(when)) {
+    bool io = rt_netpoll_active();
+    if (when != 0 || io) {
+        if (!stopm_timers(when != 0 ? when : INT64_MAX, io)) {
             rt_lock_acquire(&sched.lock);
             pp = rt_pidleget();
             rt_lock_release(&sched.lock);

@@ -194,6 +194,7 @@ struct rt_m {
     int32_t throwing;
     bool spinning;             /* looking for work, counted in sched.nmspinning */
     bool blocked;              /* sleeping on park */
+    bool inpoll;               /* the timer watcher, sleeping in the poller (sched.lock) */
     bool sysmon;
     rt_note park;
     rt_m *schedlink;           /* midle list */
@@ -294,9 +295,10 @@ typedef struct rt_sched {
     uint32_t sysmonwait;       /* atomic */
     rt_note sysmonnote;
 
-    /* The M sleeping until the earliest timer, if any (replaces netpoll's
-     * blocking poll until the netpoll issue): woken when an earlier timer
-     * is added. Guarded by lock. */
+    /* The M sleeping until the earliest timer, if any: on its park note,
+     * or in the poller (m->inpoll) while goroutines wait on I/O (Go's
+     * blocking netpoll). Woken when an earlier timer is added. Written
+     * under lock; read atomically by the poller (rt_netpoll_stillwatcher). */
     rt_m *timerm;
     int64_t timerm_when;
 

@@ -80,6 +80,7 @@ void rt_ready(rt_g *gp, bool next);
 void rt_gosched(void);
 void rt_goexit1(void) __attribute__((noreturn));
 void rt_wakep(void);
+void rt_injectglist(rt_g *list); /* the poller's goroutines, _Gwaiting, linked through schedlink */
 uint32_t rt_fastrand(void);
 uint32_t rt_fastrandn(uint32_t n);
 int64_t rt_gcount(void);

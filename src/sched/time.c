@@ -41,6 +41,7 @@
 #include "sched.h"
 #include "../os/os.h"
 #include "../debug/debug.h"
+#include "../netpoll/netpoll.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -146,8 +147,13 @@ static void wake_timerm(int64_t when)
     rt_lock_acquire(&rt_sched_.lock);
     rt_m *mp = rt_sched_.timerm;
     if (mp != NULL && when < rt_sched_.timerm_when) {
-        rt_store_relaxed(&rt_sched_.timerm, NULL);
-        rt_notewakeup(&mp->park);
+        /* Cleared before the break: a poller that has not blocked yet
+         * sees it (rt_netpoll_stillwatcher) and does not. */
+        rt_store(&rt_sched_.timerm, NULL);
+        if (mp->inpoll)
+            rt_netpollbreak();
+        else
+            rt_notewakeup(&mp->park);
     }
     rt_lock_release(&rt_sched_.lock);
 }

@@ -20,8 +20,9 @@
  *     ms anyway); a goroutine that has run for 10 ms is asked to yield.
  *   - GORTDEBUG=schedtrace=N: a SCHED line every N ms (scheddetail=1: every
  *     P, M and G too), in Go's format; sysmon then never sleeps deeply.
- * The netpoll nudge and forced GC duties of Go's sysmon arrive with the
- * issues that need them.
+ *   - the network: if nobody polled for 10 ms, a non-blocking poll, whose
+ *     goroutines go to the global queue (Go's sysmon does the same).
+ * The forced GC duty of Go's sysmon arrives with the collector.
  *
  * sysmon never holds a P, never parks a goroutine, and takes sched.lock
  * only to decide whether to sleep. */
@@ -31,6 +32,7 @@
 #include "../stack/stack.h"
 #include "../debug/debug.h"
 #include "../alloc/malloc.h"
+#include "../netpoll/netpoll.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -130,6 +132,17 @@ void rt_sysmon_main(void)
         if (rt_debug.schedtrace > 0 && (lasttrace == 0 || now - lasttrace >= (int64_t)rt_debug.schedtrace * 1000000)) {
             lasttrace = now;
             rt_schedtrace(rt_debug.scheddetail > 0);
+        }
+
+        /* Poll the network if nobody has for 10 ms (Go's sysmon does): Ps
+         * that never run out of goroutines never reach findrunnable's
+         * poll. What it finds goes to the global queue; idle Ps start. */
+        if (rt_netpoll_active() && now - rt_netpoll_lastpoll() > 10 * 1000 * 1000) {
+            rt_g *list;
+            if (rt_netpoll(0, &list) > 0) {
+                rt_injectglist(list);
+                idle = 0;
+            }
         }
 
         /* Ps stuck in system calls, goroutines running too long. */

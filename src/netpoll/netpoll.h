@@ -1,0 +1,142 @@
+/* src/netpoll/netpoll.h - the network poller's internal interface (Go:
+ * netpoll.go's netpollinit / netpoll / netpollBreak, internal/poll's
+ * pollDesc). The design essay is at the top of netpoll.c.
+ *
+ * Two parts:
+ *   - what the scheduler calls (rt_netpoll*), below;
+ *   - what netpoll.c shares with its two backends (netpoll_uring.c,
+ *     netpoll_epoll.c): the per-fd pollDesc, the in-flight op, the backend
+ *     table. */
+#ifndef GORT_NETPOLL_H
+#define GORT_NETPOLL_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "../sched/sched.h"
+
+/* ---- for the scheduler (proc.c, sysmon.c) --------------------------------- */
+
+/* Goroutines parked on I/O, plus submissions not yet handed to the kernel:
+ * while it is 0 the scheduler never calls the poller (one load). */
+extern uint32_t rt_netpoll_waiters;
+static inline bool rt_netpoll_active(void) { return rt_load_relaxed(&rt_netpoll_waiters) != 0; }
+
+/* Poll: hand queued submissions to the kernel, then collect the goroutines
+ * whose I/O finished, linked through schedlink, still _Gwaiting (the caller
+ * readies them, rt_injectglist). delay < 0 blocks until something
+ * completes or rt_netpollbreak; 0 never blocks; > 0 blocks at most that
+ * many ns. Only one M blocks at a time (the caller makes sure: the timer
+ * watcher, sched.timerm); while one does, non-blocking polls only submit. */
+int32_t rt_netpoll(int64_t delay, rt_g **list);
+/* Wake the M blocked in rt_netpoll (an earlier timer was added). */
+void rt_netpollbreak(void);
+/* proc.c: whether this M is still the timer watcher (an earlier timer
+ * clears sched.timerm before it breaks the poller), checked by a poller
+ * after it announced that it blocks. */
+bool rt_netpoll_stillwatcher(void);
+/* When the last poll ran (sysmon polls if that was over 10 ms ago). */
+int64_t rt_netpoll_lastpoll(void);
+
+/* ---- shared by netpoll.c and its backends ------------------------------------ */
+
+/* What an operation is. */
+enum {
+    IO_READ, IO_WRITE, IO_PREAD, IO_PWRITE, IO_READV, IO_WRITEV,
+    IO_RECV, IO_SEND, IO_RECVMSG, IO_SENDMSG, IO_ACCEPT, IO_CONNECT, IO_POLL,
+};
+
+/* Why a parked operation was ended early. */
+enum { IO_WHY_NONE = 0, IO_WHY_TIMEOUT = 1, IO_WHY_CLOSED = 2 };
+
+struct rt_pollDesc;
+
+/* One operation of one goroutine, on its stack while it is parked. */
+typedef struct rt_ioop {
+    /* the call */
+    uint8_t kind;
+    bool write;                  /* write direction: write deadline, POLLOUT */
+    int fd;
+    void *buf;
+    size_t n;
+    off_t off;
+    int flags;                   /* recv/send flags; poll events */
+    const struct iovec *iov;
+    int iovcnt;
+    struct msghdr *msg;
+    struct sockaddr *addr;       /* accept */
+    socklen_t *alen;
+    const struct sockaddr *caddr; /* connect */
+    socklen_t clen;
+
+    /* the wait */
+    rt_g *g;
+    struct rt_pollDesc *pd;
+    struct rt_ioop *next, *prev; /* pd->ops, under pd->lock */
+    uint32_t refs;               /* io_uring: completions still to come (atomic) */
+    uint8_t why;                 /* IO_WHY_*, under pd->lock */
+    int64_t res;                 /* the result, -errno */
+} rt_ioop;
+
+/* Per-fd state (Go: pollDesc), made on first use and never freed: the
+ * table slot belongs to the fd number. Guarded by lock unless noted. */
+typedef struct rt_pollDesc {
+    rt_lock lock;
+    bool closing;                /* gort_close started: new ops fail with -EBADF */
+    rt_ioop *ops;                /* ops parked (in the kernel, for io_uring) */
+    rt_g *closer;                /* gort_close waiting for ops to drain */
+    int64_t rd, wd;              /* deadlines (gort_nanotime), 0 none */
+    rt_timer rt, wt;             /* fire at rd / wd */
+    uint32_t dlmu;               /* serialises deadline timer updates (spin flag) */
+    uint8_t notsock;             /* io_uring: a direct send failed with ENOTSOCK */
+    /* epoll backend */
+    uint8_t ep;                  /* 0 not yet, 1 registered, 2 cannot poll (regular file) */
+    uint32_t rseq, wseq;         /* readiness seen (edge-triggered events), under lock */
+} rt_pollDesc;
+
+/* The backend table (netpoll_uring.c, netpoll_epoll.c). */
+typedef struct rt_netpoll_ops {
+    const char *name;
+    int (*init)(void);                              /* 0 or -errno */
+    /* Run op for the current goroutine, parking it; pd->lock is held on
+     * entry and released by the backend. Returns the result. */
+    int64_t (*wait)(rt_pollDesc *pd, rt_ioop *op);
+    /* End op early (why set by the caller, pd->lock held); returns the
+     * goroutine to ready once pd->lock is released, or NULL. */
+    rt_g *(*cancel)(rt_pollDesc *pd, rt_ioop *op);
+    int32_t (*poll)(int64_t delay, rt_g **list);
+    void (*brk)(void);
+    void (*closing)(rt_pollDesc *pd, int fd);       /* fd about to be closed, no op parked */
+} rt_netpoll_ops;
+
+extern const rt_netpoll_ops rt_netpoll_uring;
+extern const rt_netpoll_ops rt_netpoll_epoll;
+
+/* The plain system call for op (a thread that is not a goroutine, or a
+ * descriptor that cannot be polled): -errno on error. */
+int64_t rt_io_syscall(rt_ioop *op);
+/* Called by a backend when op completed (pd->lock held): unlink it. */
+void rt_io_unlink(rt_pollDesc *pd, rt_ioop *op);
+
+/* The kernel passes an op from the thread that submits it to the one that
+ * reaps its completion: ThreadSanitizer cannot see that edge, so it is
+ * told (release before the SQE is visible, acquire on the CQE). */
+#if defined(GORT_TSAN)
+#include <sanitizer/tsan_interface.h>
+#define RT_IO_RELEASE(p) __tsan_release(p)
+#define RT_IO_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define RT_IO_RELEASE(p) ((void)(p))
+#define RT_IO_ACQUIRE(p) ((void)(p))
+#endif
+
+/* Set while this thread is inside a gort I/O system call: a SIGPIPE then
+ * is the call's EPIPE, not the end of the process (Go ignores SIGPIPE but
+ * for writes to fds 1 and 2). */
+extern __thread int rt_io_insyscall;
+
+#endif /* GORT_NETPOLL_H */
