@@ -16,6 +16,10 @@
  *   sigpipe_fd1/fd2    gort_write to fd 1 (2), a pipe whose reader is gone:
  *                      the process dies of SIGPIPE, as in Go
  *   pipe_epipe         the same on another fd: -EPIPE, the process lives
+ *   parked_epipe pipe|socket  a gort_write parked on a full pipe (socket)
+ *                      whose reader then closes: a partial count, the next
+ *                      write -EPIPE, and the process lives (gort's own
+ *                      SIGPIPE disposition)
  *   conns N            N concurrent TCP connections over loopback: one
  *                      acceptor, an echo goroutine each, N client goroutines
  *                      with a round trip each; all open at once. Raises
@@ -215,6 +219,35 @@ static int pipe_epipe(void)
     }
     printf("pipe_epipe ok\n");
     return 0;
+}
+
+static int pw_fds[2];
+static void parked_writer(void *arg)
+{
+    (void)arg;
+    static char big[1 << 20];
+    ssize_t r = gort_write(pw_fds[1], big, sizeof big);
+    ssize_t r2 = gort_write(pw_fds[1], big, 1);
+    printf("parked gort_write = %zd, then %zd\n", r, r2);
+    fflush(stdout);
+    int ok = r > 0 && r < (ssize_t)sizeof big && r2 == -EPIPE;
+    gort_chan_send(done, &ok);
+}
+
+static int parked_epipe(const char *kind)
+{
+    if (!strcmp(kind, "socket") ? socketpair(AF_UNIX, SOCK_STREAM, 0, pw_fds) != 0 : pipe(pw_fds) != 0)
+        return 1;
+    done = gort_chan_make(sizeof(int), 1);
+    gort_go(parked_writer, NULL);
+    gort_sleep(ms(50)); /* it fills the buffer and parks */
+    printf("closing the reader\n");
+    fflush(stdout);
+    gort_close(pw_fds[0]);
+    int ok = 0;
+    gort_chan_recv(done, &ok);
+    printf(ok ? "parked_epipe ok\n" : "parked_epipe: wrong results\n");
+    return ok ? 0 : 1;
 }
 
 /* ---- conns ---------------------------------------------------------------------------- */
@@ -533,6 +566,8 @@ int gort_main(int argc, char **argv)
         return sigpipe_fd(2);
     if (!strcmp(c, "pipe_epipe"))
         return pipe_epipe();
+    if (!strcmp(c, "parked_epipe") && argc > 2)
+        return parked_epipe(argv[2]);
     if (!strcmp(c, "conns"))
         return conns(argc > 2 ? atoi(argv[2]) : 10000);
     if (!strcmp(c, "conns_client") && argc > 3)
