@@ -10,7 +10,8 @@
  *                      pending: the deadlock detector must not fire; the
  *                      test kills the process after 1.5 s
  *   deadlock_after_io  I/O that completed, then main blocks on a channel for
- *                      ever: the detector still fires (exit 2)
+ *                      ever: the detector still fires (exit 2; a watchdog
+ *                      thread ends a hang after 10 s with status 3)
  *   sigquit            a goroutine parked in gort_read; another raises
  *                      SIGQUIT: the dump shows it as [IO wait]
  *   sigpipe_fd1/fd2    gort_write to fd 1 (2), a pipe whose reader is gone:
@@ -142,10 +143,21 @@ static int io_forever(void)
     return 1;
 }
 
+static void *no_report(void *arg)
+{
+    (void)arg;
+    sleep(10);
+    printf("deadlock_after_io: no deadlock report 10 s later\n");
+    fflush(stdout);
+    _exit(3);
+}
+
 static int deadlock_after_io(void)
 {
     if (pipe(pfd) != 0)
         return 1;
+    pthread_t wd;
+    pthread_create(&wd, NULL, no_report, NULL); /* a plain thread: not a goroutine, not counted */
     done = gort_chan_make(sizeof(int), 0);
     gort_go(pipe_reader, NULL);
     pthread_t t;
