@@ -61,11 +61,19 @@
  * readied once per park (io_uring: when op->refs, its outstanding
  * completions, reaches 0; epoll: by whoever clears op->parked).
  *
+ * What an fd is (rt_fdtype: one fstat, cached in the pollDesc until
+ * gort_close) decides how a call goes: regular files are tried at once
+ * (io_uring backend, RWF_NOWAIT), socket writes are sends with
+ * MSG_NOSIGNAL, pread/pwrite on a socket or pipe is -ESPIPE.
+ *
  * SIGPIPE: as Go, a write to a peer that has gone returns -EPIPE, except
  * on fds 1 and 2, where the process ends with SIGPIPE. Sockets use
- * MSG_NOSIGNAL. For pipes a handler installed here (only over SIG_DFL)
- * ignores a SIGPIPE raised while the thread is inside a gort I/O call
- * (rt_io_insyscall) and gives any other one its default action. */
+ * MSG_NOSIGNAL. Pipe writes are made on the goroutine's own thread (the
+ * io_uring backend waits for room through the ring, but never writes
+ * there: task work would raise SIGPIPE outside any gort call). A handler
+ * installed here (only over SIG_DFL) ignores a SIGPIPE raised while the
+ * thread is inside a gort I/O call (rt_io_insyscall) and gives any other
+ * one its default action. */
 #include "netpoll.h"
 #include "../boot/boot.h"
 #include "../debug/debug.h"
