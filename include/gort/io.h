@@ -20,7 +20,13 @@
  * Descriptors are plain ints: any fd works, blocking or not, made by gort or
  * not. Close fds used here with gort_close: it wakes goroutines parked on
  * the fd and forgets its deadlines. (An fd closed with close(2) while a
- * goroutine waits on it leaves that goroutine waiting, as in C.)
+ * goroutine waits on it leaves that goroutine waiting, as in C.) Unlike a
+ * Go net.Conn, an int carries no reference count: once gort_close returns,
+ * the number may name a new file at once, so a goroutine that calls in
+ * after another closed the fd may reach that new file. To stop a
+ * connection that other goroutines still use, wake them with
+ * shutdown(2) or an expired deadline (GORT_DEADLINE_PAST), and let the
+ * last user close it.
  *
  * Writes to a peer that has gone return -EPIPE or -ECONNRESET and never
  * raise SIGPIPE on sockets (MSG_NOSIGNAL). On a pipe, as in Go, a write to
@@ -59,8 +65,8 @@ GORT_API ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt);
 
 /* ---- sockets --------------------------------------------------------------- */
 
-/* Accept one connection: the new fd (close-on-exec), or -errno. addr and
- * len may be NULL. */
+/* Accept one connection: the new fd (close-on-exec; TCP_NODELAY set on a
+ * TCP connection, as Go does), or -errno. addr and len may be NULL. */
 GORT_API int gort_accept(int lfd, struct sockaddr *addr, socklen_t *len);
 /* Connect; parks until the connection is made or fails. 0 or -errno
  * (-ECONNREFUSED, -ETIMEDOUT at the write deadline, ...). */
@@ -89,6 +95,8 @@ GORT_API int gort_poll_fd(int fd, short events, int64_t timeout_ns);
  * setting a new one makes calls wait again. Accept counts as a read,
  * connect as a write. Returns 0, or -EBADF for a negative fd. */
 #define GORT_DEADLINE_KEEP ((int64_t)-1)
+/* A deadline that has passed (Go's aLongTimeAgo): calls time out at once. */
+#define GORT_DEADLINE_PAST ((int64_t)1)
 GORT_API int gort_set_deadline(int fd, int64_t read_ns, int64_t write_ns);
 
 /* Close fd. Goroutines parked on it wake with -EBADF (as Go's "use of

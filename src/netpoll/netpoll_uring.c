@@ -161,7 +161,7 @@ static struct io_uring_sqe *getsqe_locked(void)
     for (;;) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
         if (sqe != NULL) {
-            rt_store_relaxed(&queued, 1);
+            rt_store(&queued, 1);
             return sqe;
         }
         /* The SQ is full (4096 ops parked since the last poll): hand them
@@ -178,8 +178,11 @@ static uint32_t submitting;
 
 static void submit(void)
 {
-    while (rt_load_relaxed(&queued)) {
-        if (rt_load_relaxed(&submitting) || !rt_cas(&submitting, 0, 1))
+    /* Sequentially consistent both ways (Dekker): a filler stores queued
+     * then loads submitting; the holder stores submitting then loads
+     * queued; so one of them always sees the other's SQE. */
+    while (rt_load(&queued)) {
+        if (rt_load(&submitting) || !rt_cas(&submitting, 0, 1))
             return;
         rt_lock_acquire(&sqlock);
         unsigned n = flush_locked();
