@@ -714,6 +714,11 @@ static void connect_body(void *arg)
     int c2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     EQ(gort_connect(c2, (struct sockaddr *)&a, sizeof a), 0);
     int s1 = (int)OK(gort_accept(l, NULL, NULL)), s2 = (int)OK(gort_accept(l, NULL, NULL));
+    /* accepted TCP connections have TCP_NODELAY, as Go's */
+    int nd = 0;
+    socklen_t ndl = sizeof nd;
+    EQ(getsockopt(s1, IPPROTO_TCP, TCP_NODELAY, &nd, &ndl), 0);
+    EQ(nd, 1);
     EQ(gort_write(c1, "one", 3), 3);
     EQ(gort_read(s1, b, sizeof b), 3);
     EQ(gort_write(c2, "two", 3), 3);

@@ -704,7 +704,15 @@ ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt)
 int gort_accept(int lfd, struct sockaddr *addr, socklen_t *len)
 {
     rt_ioop op = {.kind = IO_ACCEPT, .fd = lfd, .addr = addr, .alen = len, .flags = SOCK_CLOEXEC};
-    return (int)io_do(&op);
+    int fd = (int)io_do(&op);
+    if (fd >= 0) {
+        /* Go sets TCP_NODELAY on every TCP connection; on a socket that is
+         * not TCP (a Unix one) the call fails and changes nothing. */
+        int saved = errno, one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        errno = saved;
+    }
+    return fd;
 }
 
 int gort_connect(int fd, const struct sockaddr *addr, socklen_t len)
