@@ -13,7 +13,15 @@
  *   - with one ring, any M reaps any completion, and only one M at a time
  *     blocks waiting for them (the timer watcher), as with Go's epoll fd.
  * The cost is a lock around the submission queue (held to fill one SQE,
- * not across the system call) and one around the completion queue.
+ * not across the system call) and one around the completion queue, and,
+ * measured (docs/benchmarks.md), the ring's kernel mutex: with 2 Ps,
+ * 8-12% of an echo server's CPU spun on it, in io_uring_enter and in the
+ * task work that finishes socket completions, which also runs through the
+ * process's signal lock. The way past it is a ring per M with
+ * SINGLE_ISSUER | DEFER_TASKRUN (task work then runs inside the owner's
+ * own io_uring_enter); what must be solved first is an M that blocks in a
+ * user's system call, or runs one goroutine for 10 ms, while goroutines it
+ * parked wait on its ring: their completions would wait with it.
  *
  * Submission: an op's SQE carries the rt_ioop's address as user_data. The
  * goroutine parks with the pollDesc lock and the submission lock held;
