@@ -108,7 +108,9 @@ GORT_API int gort_close(int fd);
 /* ---- conveniences ---------------------------------------------------------- */
 
 /* A listening TCP socket on host:port (host NULL or "" = all addresses;
- * a name or a numeric IPv4/IPv6 address; port 0 = any), with SO_REUSEADDR,
+ * a name or a numeric IPv4/IPv6 address; "localhost" is the loopback
+ * address even where the resolver does not know it, as RFC 6761 says;
+ * port 0 = any), with SO_REUSEADDR,
  * close-on-exec. backlog <= 0 means SOMAXCONN. The fd, or -errno
  * (-EINVAL for an unknown host). */
 GORT_API int gort_listen_tcp(const char *host, int port, int backlog);

@@ -89,6 +89,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -836,6 +837,13 @@ static int resolve(const char *host, int port, bool passive, struct addrinfo **r
         rt_entersyscall();
     int saved = errno;
     int rc = getaddrinfo(host, ps, &hints, res);
+    if (rc != 0 && rc != EAI_MEMORY && host != NULL && strcasecmp(host, "localhost") == 0) {
+        /* "localhost" is the loopback address whatever the resolver says
+         * (RFC 6761): a minimal system may have no /etc/hosts, and then
+         * the name goes to DNS and fails. */
+        hints.ai_flags &= ~AI_ADDRCONFIG;
+        rc = getaddrinfo("127.0.0.1", ps, &hints, res);
+    }
     int e = errno;
     errno = saved;
     if (g)
