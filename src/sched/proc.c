@@ -724,10 +724,24 @@ void rt_stopm(void)
     rt_lock_acquire(&sched.lock);
     mput(mp);
     rt_lock_release(&sched.lock);
-    mp->blocked = true;
-    rt_notesleep(&mp->park);
-    mp->blocked = false;
-    rt_noteclear(&mp->park);
+    for (;;) {
+        mp->blocked = true;
+        rt_notesleep(&mp->park);
+        mp->blocked = false;
+        rt_noteclear(&mp->park);
+        /* Only rt_startm hands us a P (nextp, set under sched.lock when it
+         * takes us off the idle list). A wake-up without one is stale: a
+         * waker of this M's earlier role (the timer watcher's) whose
+         * wake-up landed after we came here. We are still on the idle
+         * list, so sleep again. Seen as a crash in rt_acquirep(NULL)
+         * about once in 30 runs of test_chan.test_ticker_churn under ASan;
+         * which waker it was is not yet known. */
+        rt_lock_acquire(&sched.lock);
+        rt_p *pp = mp->nextp;
+        rt_lock_release(&sched.lock);
+        if (pp != NULL)
+            break;
+    }
     rt_acquirep(mp->nextp);
     mp->nextp = NULL;
 }
