@@ -250,12 +250,10 @@ uint8_t rt_fdtype(rt_pollDesc *pd, int fd, bool fresh)
     return t;
 }
 
-static inline void pd_lock(rt_pollDesc *pd) { rt_lock_acquire_rank(&pd->lock, RT_RANK_POLLDESC); }
-static inline void pd_unlock(rt_pollDesc *pd) { rt_lock_release(&pd->lock); }
-static bool unlock_pd(rt_g *gp, void *arg)
+bool rt_pd_unlockf(rt_g *gp, void *pd)
 {
     (void)gp;
-    pd_unlock(arg);
+    rt_pd_unlock(pd);
     return true;
 }
 
@@ -374,15 +372,15 @@ static int64_t io_do(rt_ioop *op)
     op->g = rt_curg();
     op->why = IO_WHY_NONE;
     op->next = op->prev = NULL;
-    pd_lock(pd);
+    rt_pd_lock(pd);
     if (pd->closing) {
-        pd_unlock(pd);
+        rt_pd_unlock(pd);
         return -EBADF;
     }
     if (op->kind != IO_POLL) {
         int64_t dl = op->write ? pd->wd : pd->rd;
         if (dl != 0 && dl <= rt_nanotime()) {
-            pd_unlock(pd);
+            rt_pd_unlock(pd);
             return -ETIMEDOUT;
         }
     }
@@ -400,7 +398,7 @@ static int64_t io_do(rt_ioop *op)
     if (sysg)
         rt_xadd(&rt_netpoll_syswaiters, (uint32_t)-1);
 
-    pd_lock(pd);
+    rt_pd_lock(pd);
     rt_io_unlink(pd, op);
     uint8_t why = op->why;
     rt_g *closer = NULL;
@@ -408,7 +406,7 @@ static int64_t io_do(rt_ioop *op)
         closer = pd->closer;
         pd->closer = NULL;
     }
-    pd_unlock(pd);
+    rt_pd_unlock(pd);
     if (closer != NULL)
         rt_ready(closer, false);
     if (why != IO_WHY_NONE && (r == -ECANCELED || r == -EINTR || r == -EAGAIN))
@@ -453,12 +451,12 @@ static void ready_list(rt_g *list)
 static void deadline_fire(void *arg, uintptr_t seq)
 {
     rt_pollDesc *pd = arg;
-    pd_lock(pd);
+    rt_pd_lock(pd);
     int64_t dl = seq ? pd->wd : pd->rd;
     rt_g *list = NULL;
     if (dl != 0 && dl <= rt_nanotime())
         list = pd_evict(pd, (int)seq, IO_WHY_TIMEOUT);
-    pd_unlock(pd);
+    rt_pd_unlock(pd);
     ready_list(list);
 }
 
@@ -475,12 +473,12 @@ static void dl_lock(rt_pollDesc *pd)
 static void set_one(rt_pollDesc *pd, int w, int64_t when)
 {
     rt_timer *t = w ? &pd->wt : &pd->rt;
-    pd_lock(pd);
+    rt_pd_lock(pd);
     if (w)
         pd->wd = when;
     else
         pd->rd = when;
-    pd_unlock(pd);
+    rt_pd_unlock(pd);
     if (!rt_load(&rt_started))
         return; /* no goroutine can be parked yet; the deadline is stored */
     if (rt_load_acq(&t->home) != NULL)
@@ -539,43 +537,43 @@ int gort_close(int fd)
      * pollDesc then left it parked on a closed, maybe reused, number). */
     netpoll();
     bool g = in_goroutine();
-    pd_lock(pd);
+    rt_pd_lock(pd);
     if (pd->closing) {
-        pd_unlock(pd);
+        rt_pd_unlock(pd);
         return -EBADF; /* closed concurrently */
     }
     pd->closing = true;
     rt_g *list = pd_evict(pd, 2, IO_WHY_CLOSED);
-    pd_unlock(pd);
+    rt_pd_unlock(pd);
     ready_list(list);
 
     /* Wait until no op is still in the kernel. */
-    pd_lock(pd);
+    rt_pd_lock(pd);
     while (pd->ops != NULL) {
         if (g) {
             pd->closer = rt_curg(); /* the last op to leave readies us */
-            rt_park(unlock_pd, pd, WR_IO_WAIT);
+            rt_park(rt_pd_unlockf, pd, WR_IO_WAIT);
         } else {
-            pd_unlock(pd);
+            rt_pd_unlock(pd);
             usleep(100); /* a thread that is not a goroutine polls */
         }
-        pd_lock(pd);
+        rt_pd_lock(pd);
     }
-    pd_unlock(pd);
+    rt_pd_unlock(pd);
 
     dl_lock(pd);
     set_one(pd, 0, 0);
     set_one(pd, 1, 0);
     rt_store_rel(&pd->dlmu, 0);
 
-    pd_lock(pd);
+    rt_pd_lock(pd);
     np->closing(pd, fd);
     rt_store_relaxed(&pd->ftype, 0);
     int saved = errno;
     int r = close(fd) < 0 ? -errno : 0;
     errno = saved;
     pd->closing = false;
-    pd_unlock(pd);
+    rt_pd_unlock(pd);
     return r;
 }
 
@@ -777,7 +775,7 @@ static void pollto_fire(void *arg, uintptr_t seq)
     rt_ioop *op = arg;
     rt_pollDesc *pd = pd_get(op->fd);
     rt_g *gp = NULL;
-    pd_lock(pd);
+    rt_pd_lock(pd);
     for (rt_ioop *o = pd->ops; o != NULL; o = o->next) {
         if (o == op && op->why == IO_WHY_NONE) {
             op->why = IO_WHY_TIMEOUT;
@@ -785,7 +783,7 @@ static void pollto_fire(void *arg, uintptr_t seq)
             break;
         }
     }
-    pd_unlock(pd);
+    rt_pd_unlock(pd);
     if (gp != NULL)
         rt_ready(gp, false);
 }

@@ -135,6 +135,12 @@ extern const rt_netpoll_ops rt_netpoll_epoll;
 /* The plain system call for op (a thread that is not a goroutine, or a
  * descriptor that cannot be polled): -errno on error. */
 int64_t rt_io_syscall(rt_ioop *op);
+/* A pollDesc's lock (zero-initialised memory: taken with its rank), and
+ * the rt_park unlock function that releases it once the G is parked. */
+static inline void rt_pd_lock(rt_pollDesc *pd) { rt_lock_acquire_rank(&pd->lock, RT_RANK_POLLDESC); }
+static inline void rt_pd_unlock(rt_pollDesc *pd) { rt_lock_release(&pd->lock); }
+bool rt_pd_unlockf(rt_g *gp, void *pd);
+
 /* The fd's type, from the cache or fstat (pd may be NULL: no cache). */
 uint8_t rt_fdtype(rt_pollDesc *pd, int fd, bool fresh);
 /* Called by a backend when op completed (pd->lock held): unlink it. */

@@ -46,15 +46,6 @@ static int ep_init(void)
     return 0;
 }
 
-static inline void pd_lock(rt_pollDesc *pd) { rt_lock_acquire_rank(&pd->lock, RT_RANK_POLLDESC); }
-static inline void pd_unlock(rt_pollDesc *pd) { rt_lock_release(&pd->lock); }
-
-static bool unlock_pd(rt_g *gp, void *arg)
-{
-    (void)gp;
-    pd_unlock(arg);
-    return true;
-}
 
 /* Register pd's fd (pd->lock held): 0, or -errno. */
 static int regist(rt_pollDesc *pd, int fd)
@@ -116,12 +107,12 @@ static int64_t ep_wait(rt_pollDesc *pd, rt_ioop *op)
     if (pd->ep == 0) {
         int r = regist(pd, op->fd);
         if (r < 0) {
-            pd_unlock(pd);
+            rt_pd_unlock(pd);
             return r;
         }
     }
     if (pd->ep == 2) {
-        pd_unlock(pd);
+        rt_pd_unlock(pd);
         rt_entersyscall();
         int64_t r = rt_io_syscall(op);
         rt_exitsyscall();
@@ -134,7 +125,7 @@ static int64_t ep_wait(rt_pollDesc *pd, rt_ioop *op)
     bool connecting = false;
     for (;;) {
         uint32_t seq = dirseq(pd, op);
-        pd_unlock(pd);
+        rt_pd_unlock(pd);
         int64_t r;
         if (connecting) {
             r = connect_result(op->fd);
@@ -152,18 +143,18 @@ static int64_t ep_wait(rt_pollDesc *pd, rt_ioop *op)
         }
         if (r != -EAGAIN && r != -EWOULDBLOCK)
             return r;
-        pd_lock(pd);
+        rt_pd_lock(pd);
         if (op->why != IO_WHY_NONE) {
-            pd_unlock(pd);
+            rt_pd_unlock(pd);
             return -ECANCELED;
         }
         if (seq != dirseq(pd, op))
             continue; /* an event came meanwhile: try again */
         rt_store_relaxed(&op->refs, 1);
-        rt_park(unlock_pd, pd, WR_IO_WAIT);
-        pd_lock(pd);
+        rt_park(rt_pd_unlockf, pd, WR_IO_WAIT);
+        rt_pd_lock(pd);
         if (op->why != IO_WHY_NONE) {
-            pd_unlock(pd);
+            rt_pd_unlock(pd);
             if (connecting && op->why == IO_WHY_TIMEOUT)
                 return -ETIMEDOUT;
             return -ECANCELED;
@@ -240,7 +231,7 @@ static int32_t ep_poll(int64_t delay, rt_g **list)
         uint32_t e = evs[i].events;
         bool rd = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
         bool wr = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-        pd_lock(pd);
+        rt_pd_lock(pd);
         if (rd)
             pd->rseq++;
         if (wr)
@@ -257,7 +248,7 @@ static int32_t ep_poll(int64_t delay, rt_g **list)
             tailp = &op->g->schedlink;
             got++;
         }
-        pd_unlock(pd);
+        rt_pd_unlock(pd);
     }
     if (poller)
         rt_store(&blocked, 0);

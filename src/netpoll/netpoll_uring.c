@@ -336,7 +336,7 @@ static int64_t fifo_write(rt_pollDesc *pd, rt_ioop *op)
         int64_t pr = submit_park(op);
         op->kind = kind;
         op->flags = flags;
-        rt_lock_acquire_rank(&pd->lock, RT_RANK_POLLDESC);
+        rt_pd_lock(pd);
         if (op->why != IO_WHY_NONE) {
             rt_lock_release(&pd->lock);
             return -ECANCELED;

@@ -1755,6 +1755,20 @@ static bool anywork(void)
     return false;
 }
 
+/* A non-blocking poll for findrunnable: the first goroutine whose I/O is
+ * done, made runnable, to run now; the rest go to the run queues. */
+static rt_g *netpoll_one(void)
+{
+    rt_g *list;
+    if (rt_netpoll(0, &list) == 0)
+        return NULL;
+    rt_g *gp = list;
+    rt_injectglist(gp->schedlink);
+    gp->schedlink = NULL;
+    casgstatus(gp, G_WAITING, G_RUNNABLE);
+    return gp;
+}
+
 /* findrunnable: find a G to run; blocks (the M sleeps) until there is one. */
 static rt_g *findrunnable(bool *inherit)
 {
@@ -1801,16 +1815,9 @@ top:;
 
     /* Goroutines whose I/O is done (Go: netpoll(0) before stealing); this
      * also hands the kernel the SQEs queued since the last poll. */
-    if (rt_netpoll_active()) {
-        rt_g *list;
-        if (rt_netpoll(0, &list) > 0) {
-            gp = list;
-            rt_injectglist(gp->schedlink);
-            gp->schedlink = NULL;
-            casgstatus(gp, G_WAITING, G_RUNNABLE);
-            *inherit = false;
-            return gp;
-        }
+    if (rt_netpoll_active() && (gp = netpoll_one()) != NULL) {
+        *inherit = false;
+        return gp;
     }
 
     /* Spin looking for work, if not too many Ms already are. */
@@ -1848,16 +1855,9 @@ top:;
             }
             /* I/O finished while we spin (one load each while none did,
              * with io_uring; an epoll_wait with epoll, so less often). */
-            if (iter % 4 == 3 && rt_netpoll_active()) {
-                rt_g *list;
-                if (rt_netpoll(0, &list) > 0) {
-                    gp = list;
-                    rt_injectglist(gp->schedlink);
-                    gp->schedlink = NULL;
-                    casgstatus(gp, G_WAITING, G_RUNNABLE);
-                    *inherit = false;
-                    return gp;
-                }
+            if (iter % 4 == 3 && rt_netpoll_active() && (gp = netpoll_one()) != NULL) {
+                *inherit = false;
+                return gp;
             }
             /* While user goroutines wait on I/O, the poller catches their
              * completions: spinning on would only take CPU from them (and,
