@@ -89,7 +89,7 @@ int gort_main(int argc, char **argv)
     if (!strcmp(c, "bind")) {
         /* GORTDEBUG=bindps=1: once the topology is known (sysmon, a few ms
          * after start) an M that takes a P is bound to the P's home CPU. */
-        for (int i = 0; i < 50; i++) {
+        for (int i = 0; i < 500; i++) { /* hwloc's load can take seconds on a loaded machine */
             gort_sleep(10 * 1000 * 1000); /* parks this M; it binds when it takes a P again */
             cpu_set_t set;
             CPU_ZERO(&set);

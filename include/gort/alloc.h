@@ -40,6 +40,42 @@ GORT_API size_t gort_usable_size(void *p);
 /* debug.FreeOSMemory: return every free page to the OS now. */
 GORT_API void gort_free_os_memory(void);
 
+/* ---- the collector (docs/gc.md) --------------------------------------------
+ * gort_alloc'd objects are reclaimed once nothing the collector can see
+ * points to them: goroutine stacks, the data and bss of loaded modules,
+ * other gort_alloc'd (scan) objects, buffered channels, goroutine-local
+ * values, registered ranges. Memory from malloc/mmap, threads that are not
+ * goroutines and thread-local variables are NOT seen: a gort pointer kept
+ * only there must be registered, or the object may be freed under it.
+ * Interior pointers keep their object alive. Objects never move. */
+
+/* runtime.GC: run a full collection (mark and sweep) and return after it.
+ * Callable from any thread. */
+GORT_API void gort_gc(void);
+/* Scan [p, p+len) as a root on every cycle until gort_gc_remove_roots(p).
+ * For gort pointers kept in malloc'd or mmap'd memory. Removing an address
+ * that was never added is a fatal error. */
+GORT_API void gort_gc_add_roots(void *p, size_t len);
+GORT_API void gort_gc_remove_roots(void *p);
+/* debug.SetGCPercent: the heap may grow to live * (1 + pct/100) before the
+ * next cycle (default 100, or GORTGC); pct < 0 turns the collector off
+ * (GORTGC=off). Returns the previous setting. */
+GORT_API int gort_set_gc_percent(int pct);
+/* debug.SetMemoryLimit: a soft limit on the runtime's memory (default
+ * INT64_MAX: none, or GORTMEMLIMIT, e.g. 512MiB); collections run more
+ * often near it. bytes < 0 only queries. Returns the previous limit. */
+GORT_API int64_t gort_set_memory_limit(int64_t bytes);
+/* A thread that is not a goroutine and keeps gort pointers on its stack or
+ * in its registers: the collector stops it with a signal (SIGPWR, as
+ * bdwgc) during each cycle and scans its stack. A thread is registered
+ * automatically by its first gort_alloc or gort_free, and unregistered
+ * when it exits. A system call it is blocked in may see EINTR. Calls from
+ * a goroutine do nothing (goroutine stacks are always scanned). */
+GORT_API void gort_gc_register_thread(void);
+GORT_API void gort_gc_unregister_thread(void);
+/* runtime.KeepAlive: p stays reachable up to this call. */
+GORT_API void gort_keep_alive(void *p);
+
 #define GORT_NUM_SIZE_CLASSES 68
 
 /* runtime.MemStats, Go's field names. */

@@ -70,6 +70,8 @@
 #include "malloc.h"
 #include "../sched/sched.h"
 #include "../debug/debug.h"
+#include "../gc/gc.h"
+#include "../boot/boot.h"
 
 #include <gort.h>
 
@@ -312,6 +314,11 @@ __attribute__((noinline)) static void free_large(uintptr_t p)
     uint64_t bytes = (uint64_t)s->npages << RT_PAGE_SHIFT;
     rt_mheap_free(s);
     countfree_large(bytes);
+    /* the pacer counted it when it was made */
+    uint64_t live = rt_load_relaxed(&rt_gc_heaplive);
+    while (!__atomic_compare_exchange_n(&rt_gc_heaplive, &live, live > bytes ? live - bytes : 0, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
 }
 
 /* ---- gort_free, gort_usable_size ---------------------------------------------------------- */
@@ -346,14 +353,44 @@ __attribute__((noinline)) static void free_notfast(uintptr_t p, uint32_t pi)
  *   2. divmagic gives the object index; p must be an object's start;
  *   3. it goes on this P's free cache (tiny objects: freetiny).
  * Anything else (large, not ours, a freed span, no P) takes free_notfast. */
+/* GORTDEBUG=checkfree=1: the object must be allocated in its span's
+ * bitmap. A free cache does not read the span (the fast path's point), so
+ * without this a free of an object the collector already reclaimed - a
+ * pointer it could not see - would put a free slot in a cache. */
+__attribute__((noinline, cold)) static void checkfree(uintptr_t p)
+{
+    if (p == 0 || p == (uintptr_t)&rt_zerobase)
+        return;
+    rt_mspan *s;
+    uint32_t idx;
+    uintptr_t base = rt_findobject(p, &s, &idx);
+    if (base == 0)
+        badpointer("gort_free", p);
+    if (rt_spanclass_size(s->spanclass) != 0 &&
+        !(rt_load_relaxed(&s->allocBits[idx / 64]) & (1ull << (idx % 64))))
+        badfree(p, "double free (the object is not allocated: freed already, or reclaimed by the collector "
+                   "because no pointer to it was visible)");
+}
+
 GORT_API void gort_free(void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
+    if (rt_unlikely(rt_debug.checkfree))
+        checkfree(p);
+    rt_mcache *c = rt_mycache();
+    if (rt_unlikely(c == NULL)) {
+        /* no P: a cycle cannot stop this thread, so it waits for one to end */
+        if (!rt_gc_thread_registered())
+            rt_gc_autoregister();
+        rt_gc_foreign_enter();
+        free_notfast(p, rt_pageinfo(p));
+        rt_gc_foreign_exit();
+        return;
+    }
     uint32_t pi = rt_pageinfo(p);
     uint8_t spc = (uint8_t)(pi >> 8);
-    rt_mcache *c = rt_mycache();
     /* not ours / large / tiny / 8-byte / no P: the general path */
-    if (rt_unlikely(pi == 0 || spc == RT_TINY_SPANCLASS || spc < 2 * 2 || c == NULL)) {
+    if (rt_unlikely(pi == 0 || spc == RT_TINY_SPANCLASS || spc < 2 * 2)) {
         free_notfast(p, pi);
         return;
     }

@@ -39,6 +39,7 @@
 #include "../boot/boot.h"
 #include "../debug/debug.h"
 #include "../stack/stack.h"
+#include "../gc/gc.h"
 
 #include <gort.h>
 
@@ -104,13 +105,8 @@ static inline uintptr_t nextfreefast(rt_mspan *s)
     return s->base + (uintptr_t)idx * s->elemsize;
 }
 
-__attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, bool zero)
+static inline void *mallocgc_cache(size_t size, bool noscan, bool zero)
 {
-    rt_preemptpoint(); /* an allocation loop; the cached fast path has no check */
-    if (rt_unlikely(size == 0))
-        return &rt_zerobase;
-    if (rt_unlikely(!rt_load_relaxed(&rt_booted)))
-        rt_mallocinit_early();
     bool foreign;
     rt_mcache *c = rt_lockcache(&foreign);
     void *x;
@@ -154,6 +150,7 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
             return NULL;
         }
         rt_mspan *s = rt_mheap_alloc((uint32_t)npages, rt_spanclass(0, noscan), true);
+        rt_gc_noteheap((int64_t)(npages << RT_PAGE_SHIFT));
         if (s->needzero && zero)
             memset((void *)s->base, 0, (size_t)npages << RT_PAGE_SHIFT);
         c->largealloc++;
@@ -161,6 +158,30 @@ __attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, b
         x = (void *)s->base;
     }
     rt_unlockcache(foreign);
+    return x;
+}
+
+/* Everything but a free-cache hit. Threads without a P pass the
+ * collector's gate (they cannot be stopped with the world); a goroutine
+ * whose allocation took the heap past the trigger runs a cycle. */
+__attribute__((noinline)) static void *mallocgc_slow(size_t size, bool noscan, bool zero)
+{
+    rt_preemptpoint(); /* an allocation loop; the cached fast path has no check */
+    if (rt_unlikely(size == 0))
+        return &rt_zerobase;
+    if (rt_unlikely(!rt_load_relaxed(&rt_booted)))
+        rt_mallocinit_early();
+    if (rt_unlikely(rt_mycache() == NULL)) {
+        if (!rt_gc_thread_registered())
+            rt_gc_autoregister(); /* its stack may now hold gort pointers */
+        rt_gc_foreign_enter();
+        void *x = mallocgc_cache(size, noscan, zero);
+        rt_gc_foreign_exit();
+        return x;
+    }
+    void *x = mallocgc_cache(size, noscan, zero);
+    if (rt_unlikely(rt_gc_shouldstart()))
+        rt_gc_alloctrigger(x);
     return x;
 }
 
@@ -232,6 +253,18 @@ GORT_API void gort_read_memstats(gort_memstats_t *ms)
     }
     addcache(ms, rt_foreign_lock(), &heapalloc);
     rt_foreign_unlock();
+    /* what the collector's sweeps freed */
+    for (int sc = 1; sc < RT_NUM_SIZE_CLASSES; sc++) {
+        uint64_t f = rt_load_relaxed(&rt_gc_stats.nfree[sc]);
+        ms->Frees += f;
+        heapalloc -= f * rt_class_to_size[sc];
+        if (sc < 61)
+            ms->BySize[sc].Frees += f;
+    }
+    uint64_t tbf = rt_load_relaxed(&rt_gc_stats.tinyblockfrees);
+    ms->Frees += rt_load_relaxed(&rt_gc_stats.tinyfrees) + rt_load_relaxed(&rt_gc_stats.largefree);
+    heapalloc -= rt_load_relaxed(&rt_gc_stats.largefreebytes) + tbf * RT_TINY_SIZE;
+    ms->BySize[2].Frees += tbf;
     for (int sc = 0; sc < 61; sc++)
         ms->BySize[sc].Size = rt_class_to_size[sc];
     rt_heapstats hs;
@@ -249,7 +282,7 @@ GORT_API void gort_read_memstats(gort_memstats_t *ms)
     ms->MCacheInuse = ms->MCacheSys = (uint64_t)rt_procs() * sizeof(rt_mcache);
     ms->OtherSys = hs.persistent_sys;
     ms->Sys = ms->HeapSys + ms->StackSys + ms->MSpanSys + ms->OtherSys;
-    ms->EnableGC = false; /* until the collector issue lands */
+    rt_gc_readstats(ms);
 }
 
 /* ---- init ---------------------------------------------------------------------------------- */

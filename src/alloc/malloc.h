@@ -242,6 +242,7 @@ static inline uintptr_t rt_findobject(uintptr_t p, rt_mspan **sp, uint32_t *idx)
 void rt_mallocinit(void);
 rt_mspan *rt_mheap_alloc(uint32_t npages, uint8_t spanclass, bool large); /* fatal on OOM */
 void rt_mheap_free(rt_mspan *s);
+uint64_t rt_mheap_sweeplarge(bool (*dead)(rt_mspan *s, void *arg), void *arg); /* the collector */
 void rt_mspan_init_small(rt_mspan *s, uint8_t spanclass);
 uint32_t rt_mspan_merge(rt_mspan *s);       /* owner: fold freeBits into allocBits; returns freed count */
 int64_t rt_mheap_scavenge(int64_t maxpages, bool all); /* returns pages released */
@@ -264,6 +265,8 @@ rt_mspan *rt_mcentral_cachespan(uint8_t spanclass);   /* a span with free slots 
 void rt_mcentral_uncachespan(rt_mspan *s);            /* an mcache gives it back */
 void rt_mcentral_freed(rt_mspan *s);                  /* a free hit a full span */
 int64_t rt_mcentral_reclaim(int64_t maxspans);        /* background: empty spans to mheap */
+void rt_mcentral_walk(void (*fn)(rt_mspan *s, void *arg), void *arg);    /* the collector: every listed span */
+void rt_mcentral_sweep(uint32_t (*sweep)(rt_mspan *s, void *arg), void *arg); /* ... swept, lists fixed */
 
 /* ---- mcache.c ---------------------------------------------------------------- */
 

@@ -33,7 +33,8 @@
  * word holds the process's random free cookie, checked when the object is
  * handed out again (malloc.c explains how double frees are caught). When a
  * class's cache is full, the older half is flushed to the spans' bitmaps.
- * The collector (a later issue) must flush the caches before it sweeps.
+ * The collector flushes every cache before it marks (src/gc/mgcsweep.c):
+ * a cached object is garbage that allocBits still calls allocated.
  *
  * Threads without a P share one mcache under a lock (the "foreign" path). */
 #include "malloc.h"

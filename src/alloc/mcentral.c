@@ -4,9 +4,10 @@
  *   partial  spans with free slots (or frees pending in freeBits);
  *   full     spans with no free slot when they were put there.
  * Go splits each list into swept and unswept span sets for its concurrent
- * sweeper; gort frees explicitly (and the collector issue will add the
- * swept/unswept generations), so here a span changes list when a free
- * lands on it:
+ * sweeper; gort's collector sweeps every span with the world stopped
+ * (rt_mcentral_sweep; the swept/unswept generations come with lazy
+ * sweeping), and explicit frees move a span between lists when one lands
+ * on it:
  *
  *   gort_free sets the object's bit in span.freeBits (atomic OR), counts it
  *   in span.nfreed, and if the span sits in `full`, claims span.hasfree
@@ -29,6 +30,7 @@
 #include "malloc.h"
 #include "../sched/sched.h"
 #include "../debug/debug.h"
+#include "../gc/gc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +145,7 @@ rt_mspan *rt_mcentral_cachespan(uint8_t spanclass)
         if (s->allocCount < s->nelems) {
             s->freeindex = 0;
             s->allocCache = ~s->allocBits[0];
+            rt_gc_noteheap((int64_t)(s->nelems - s->allocCount) * s->elemsize);
             return s;
         }
         rt_mcentral_uncachespan(s); /* nothing free after all: back to full */
@@ -152,6 +155,7 @@ rt_mspan *rt_mcentral_cachespan(uint8_t spanclass)
     rt_mspan *s = rt_mheap_alloc(rt_class_to_allocnpages[sc], spanclass, false);
     rt_mspan_init_small(s, spanclass);
     rt_store(&s->where, IN_MCACHE);
+    rt_gc_noteheap((int64_t)s->nelems * s->elemsize);
     return s;
 }
 
@@ -219,6 +223,56 @@ int64_t rt_mcentral_reclaim(int64_t maxspans)
         }
     }
     return freed;
+}
+
+/* ---- the collector (src/gc/mgcsweep.c) --------------------------------------------- */
+
+/* Every span on the lists, under its class's lock, for fn to read or
+ * update in place (it may not move spans between lists). */
+void rt_mcentral_walk(void (*fn)(rt_mspan *s, void *arg), void *arg)
+{
+    for (int spc = 0; spc < RT_NUM_SPAN_CLASSES; spc++) {
+        mcentral *c = &central[spc];
+        rt_lock_acquire(&c->lock);
+        for (rt_mspan *s = c->partial; s != NULL; s = s->next)
+            fn(s, arg);
+        for (rt_mspan *s = c->full; s != NULL; s = s->next)
+            fn(s, arg);
+        rt_lock_release(&c->lock);
+    }
+}
+
+/* Sweep every span of every class (world stopped, so every span with
+ * objects is on a list: the caches were released): sweep(s) frees what
+ * the mark left white and returns s's live objects; a span left with
+ * none goes back to the heap, one left with free slots to partial. */
+void rt_mcentral_sweep(uint32_t (*sweep)(rt_mspan *s, void *arg), void *arg)
+{
+    for (int spc = 0; spc < RT_NUM_SPAN_CLASSES; spc++) {
+        mcentral *c = &central[spc];
+        rt_mspan *empty = NULL;
+        rt_lock_acquire(&c->lock);
+        rt_mspan *lists[2] = {c->partial, c->full};
+        for (int l = 0; l < 2; l++) {
+            for (rt_mspan *s = lists[l], *next; s != NULL; s = next) {
+                next = s->next;
+                uint32_t live = sweep(s, arg);
+                if (live == 0 && rt_load(&s->freeing) == 0) {
+                    move(c, s, IN_NONE);
+                    s->next = empty;
+                    empty = s;
+                } else if (live < s->nelems && s->where == IN_FULL) {
+                    move(c, s, IN_PARTIAL);
+                }
+            }
+        }
+        rt_lock_release(&c->lock);
+        while (empty != NULL) {
+            rt_mspan *s = empty;
+            empty = s->next;
+            rt_mheap_free(s);
+        }
+    }
 }
 
 /* ---- consistency checks (malloc.h) ---------------------------------------------- */

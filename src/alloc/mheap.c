@@ -101,6 +101,7 @@ static struct {
     rt_lock lock;
     region *regions;             /* address-ordered list */
     rt_mspan *spanfree;          /* fixalloc free list */
+    rt_mspan *large;             /* in-use large spans (linked by next/prev), for the sweeper */
     uint64_t sys, inuse_pages, free_pages, released_pages;
     uint64_t scav_inflight;      /* free pages the scavenger has taken out for madvise */
     uint64_t spans_inuse, spans_sys;
@@ -491,6 +492,10 @@ rt_mspan *rt_mheap_alloc(uint32_t npages, uint8_t spanclass, bool large)
     if (large) {
         s->elemsize = 0;
         s->nelems = 1;
+        s->next = h.large;
+        if (h.large != NULL)
+            h.large->prev = s;
+        h.large = s;
         h.large_allocs++;
         h.large_alloc_bytes += (uint64_t)npages << RT_PAGE_SHIFT;
     }
@@ -500,9 +505,20 @@ rt_mspan *rt_mheap_alloc(uint32_t npages, uint8_t spanclass, bool large)
     return s;
 }
 
-void rt_mheap_free(rt_mspan *s)
+static void unlink_large(rt_mspan *s)
 {
-    rt_lock_acquire(&h.lock);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        h.large = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+/* h.lock held; a large span is already off h.large. */
+static void free_locked(rt_mspan *s)
+{
     region *r = regionof(s->base);
     if (r == NULL || s->state != SPAN_INUSE)
         rt_throw("mheap_free: bad span");
@@ -516,7 +532,34 @@ void rt_mheap_free(rt_mspan *s)
     h.free_pages += s->npages;
     h.inuse_pages -= s->npages;
     spanfree(s);
+}
+
+void rt_mheap_free(rt_mspan *s)
+{
+    rt_lock_acquire(&h.lock);
+    if (s->nelems == 1 && s->elemsize == 0 && s->state == SPAN_INUSE)
+        unlink_large(s);
+    free_locked(s);
     rt_lock_release(&h.lock);
+}
+
+/* The collector's sweep of large objects (world stopped): every in-use
+ * large span for which dead(s) says so goes back to the heap; the others
+ * are left to dead() to reset. Returns the bytes freed. */
+uint64_t rt_mheap_sweeplarge(bool (*dead)(rt_mspan *s, void *arg), void *arg)
+{
+    uint64_t bytes = 0;
+    rt_lock_acquire(&h.lock);
+    for (rt_mspan *s = h.large, *next; s != NULL; s = next) {
+        next = s->next;
+        if (!dead(s, arg))
+            continue;
+        bytes += (uint64_t)s->npages << RT_PAGE_SHIFT;
+        unlink_large(s);
+        free_locked(s);
+    }
+    rt_lock_release(&h.lock);
+    return bytes;
 }
 
 /* ---- scavenging ----------------------------------------------------------------------- */

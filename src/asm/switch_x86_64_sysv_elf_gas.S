@@ -137,6 +137,42 @@ rt_gostart_asm:
         .cfi_endproc
         .size   rt_gostart_asm, .-rt_gostart_asm
 
+/* void rt_entersyscall(void), and the public gort_entersyscall: the same code.
+ * Between entersyscall and exitsyscall the thread runs on without a P, and
+ * the collector cannot stop it; it scans the goroutine's stack from the SP
+ * the caller will have after this returns, and the callee-saved registers
+ * as they are here (a C function could not see its caller's values: its
+ * own prologue may have replaced them). They go to rt_entersyscall_regs(
+ * uintptr_t regs[7]): rbx rbp r12 r13 r14 r15, then that SP. */
+        .globl  rt_entersyscall
+        .hidden rt_entersyscall
+        .type   rt_entersyscall, @function
+        .globl  gort_entersyscall
+        .type   gort_entersyscall, @function
+        .p2align 4
+rt_entersyscall:
+gort_entersyscall:
+        .cfi_startproc
+        ENDBR
+        subq    $56, %rsp               /* 7 slots; keeps the call 16-aligned */
+        .cfi_adjust_cfa_offset 56
+        movq    %rbx, 0(%rsp)
+        movq    %rbp, 8(%rsp)
+        movq    %r12, 16(%rsp)
+        movq    %r13, 24(%rsp)
+        movq    %r14, 32(%rsp)
+        movq    %r15, 40(%rsp)
+        leaq    64(%rsp), %rax          /* the caller's SP once we return */
+        movq    %rax, 48(%rsp)
+        movq    %rsp, %rdi
+        callq   rt_entersyscall_regs
+        addq    $56, %rsp
+        .cfi_adjust_cfa_offset -56
+        ret
+        .cfi_endproc
+        .size   rt_entersyscall, .-rt_entersyscall
+        .size   gort_entersyscall, .-gort_entersyscall
+
         .section .note.GNU-stack,"",@progbits
 
 GORT_CET_NOTE

@@ -26,6 +26,7 @@
  *
  * The process-wide state is set once; a second boot is a no-op. */
 #include "boot.h"
+#include "../gc/gc.h"
 #include "../sched/sched.h"
 #include "../debug/debug.h"
 #include "../stack/stack.h"
@@ -109,6 +110,7 @@ void rt_schedinit(bool m0_here)
     checkfds();
     rt_stackinit();
     rt_mallocinit_all();
+    rt_gcinit();
     rt_initsig(m0_here);
     rt_preemptinit();
     int32_t procs = rt_ncpu;
@@ -143,6 +145,7 @@ static void runtime_inits(void)
         if (rt_debug.inittrace)
             rt_inittrace_line("runtime", schedinit_start, rt_nanotime(), 0, 0);
         rt_sysmon_start();
+        rt_gcenable();
         rt_doinits();
         rt_store(&inits_ran, 2);
         rt_semrelease(&inits_sema, false);
@@ -253,6 +256,25 @@ static void run_main(void *arg)
     rt_main_goexit_hook(gp);
 }
 
+/* The top (highest address) of this thread's stack, or 0 if unknown.
+ * pthread_getattr_np reads /proc/self/maps for the main thread: once per
+ * thread is enough. */
+static uintptr_t callerstacktop(void)
+{
+    static __thread uintptr_t top;
+    if (top == 0) {
+        pthread_attr_t a;
+        void *lo;
+        size_t sz;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            if (pthread_attr_getstack(&a, &lo, &sz) == 0)
+                top = (uintptr_t)lo + sz;
+            pthread_attr_destroy(&a);
+        }
+    }
+    return top;
+}
+
 GORT_API int gort_run(void (*fn)(void *), void *arg)
 {
     if (fn == NULL)
@@ -263,7 +285,14 @@ GORT_API int gort_run(void (*fn)(void *), void *arg)
     if (!rt_load(&rt_booted))
         pthread_once(&once, boot_embedded);
     runarg ra = {fn, arg, {0}};
+    /* While it waits, the caller's frames above this one may hold gort
+     * pointers (allocated before or by earlier gort_run calls): a root. */
+    uintptr_t top = callerstacktop(), here = (uintptr_t)__builtin_frame_address(0);
+    if (top > here)
+        rt_gc_addroot_internal((void *)here, top - here);
     rt_newproc(run_main, &ra, (uintptr_t)__builtin_return_address(0), main_stack_order(), false);
     rt_notesleep(&ra.done);
+    if (top > here)
+        rt_gc_removeroot_internal((void *)here);
     return 0;
 }

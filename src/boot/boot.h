@@ -19,6 +19,7 @@ struct rt_g;
     X(schedtrace, 0, "print a SCHED line every N ms")                                  \
     X(scheddetail, 0, "with schedtrace: also print every P, M and G")                  \
     X(gctrace, 0, "print one line per garbage collection")                             \
+    X(checkfree, 0, "1: gort_free checks the object is allocated (catches a free of an object the collector reclaimed)") \
     X(asyncpreemptoff, 0, "1: no signal-based preemption of goroutines that run 10 ms without yielding") \
     X(bindps, 0, "1: bind each M to the CPU its P is homed on (hwloc spread order)") \
     X(stealtiers, 1, "0: steal in Go's flat random order even on machines with several L3s or NUMA nodes") \

@@ -79,6 +79,7 @@ struct gort_chan {
     uint32_t magic __attribute__((aligned(RT_CACHELINE)));
     rt_timer *timer;          /* gort_after / ticker, or NULL */
     size_t bytes;             /* allocation size, for the quarantine */
+    struct gort_chan *gcnext, *gcprev; /* buffered channels the collector scans */
     /* A ticker lives in its channel's header: freed and quarantined with
      * it, so a second gort_ticker_free reads poisoned memory, not memory
      * malloc has reused. */
@@ -176,9 +177,62 @@ static struct {
     size_t bytes;
 } quarantine = {.lock = {0, RT_RANK_LEAF}};
 
+/* ---- the collector's view ------------------------------------------------ *
+ * A channel lives in libc memory (its lifetime is gort_chan_free's), so
+ * the pointers buffered in it are invisible to the collector unless it is
+ * told: every buffered channel whose elements could hold a pointer is on
+ * this list, and rt_chan_gcscan hands the collector its queued elements. */
+static rt_lock gcchanslock = {0, RT_RANK_LEAF};
+static gort_chan_t *gcchans;
+
+static bool gcscanned(gort_chan_t *c) { return c->dataqsiz != 0 && c->elemsize >= sizeof(void *); }
+
+static void gcchan_add(gort_chan_t *c)
+{
+    rt_lock_acquire(&gcchanslock);
+    c->gcprev = NULL;
+    c->gcnext = gcchans;
+    if (gcchans != NULL)
+        gcchans->gcprev = c;
+    gcchans = c;
+    rt_lock_release(&gcchanslock);
+}
+
+static void gcchan_remove(gort_chan_t *c)
+{
+    rt_lock_acquire(&gcchanslock);
+    if (c->gcprev != NULL)
+        c->gcprev->gcnext = c->gcnext;
+    else
+        gcchans = c->gcnext;
+    if (c->gcnext != NULL)
+        c->gcnext->gcprev = c->gcprev;
+    rt_lock_release(&gcchanslock);
+}
+
+/* The collector (world stopped): scan(arg, lo, hi) for every run of
+ * queued elements of every buffered channel. */
+void rt_chan_gcscan(void (*scan)(void *arg, uintptr_t lo, uintptr_t hi), void *arg)
+{
+    rt_lock_acquire(&gcchanslock);
+    for (gort_chan_t *c = gcchans; c != NULL; c = c->gcnext) {
+        uint32_t n = rt_load_relaxed(&c->qcount), x = c->recvx;
+        if (n > c->dataqsiz || x >= c->dataqsiz)
+            continue; /* a foreign thread is mid-operation: nothing sane to read */
+        uint32_t first = n < c->dataqsiz - x ? n : c->dataqsiz - x;
+        unsigned char *buf = (unsigned char *)c + CHAN_HDR;
+        scan(arg, (uintptr_t)(buf + (size_t)x * c->elemsize), (uintptr_t)(buf + (size_t)(x + first) * c->elemsize));
+        if (n > first)
+            scan(arg, (uintptr_t)buf, (uintptr_t)(buf + (size_t)(n - first) * c->elemsize));
+    }
+    rt_lock_release(&gcchanslock);
+}
+
 /* Poison c and park it; free what falls out of the quarantine. */
 static void chanrelease(gort_chan_t *c)
 {
+    if (gcscanned(c))
+        gcchan_remove(c);
     rt_store_relaxed(&c->magic, CHAN_FREED);
     gort_chan_t *out[QUARANTINE_N + 1];
     int nout = 0;
@@ -474,6 +528,8 @@ GORT_API gort_chan_t *gort_chan_make(size_t elem_size, size_t cap)
     c->magic = CHAN_MAGIC;
     c->elemsize = (uint32_t)elem_size;
     c->dataqsiz = (uint32_t)cap;
+    if (gcscanned(c))
+        gcchan_add(c);
     return c;
 }
 

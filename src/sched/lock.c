@@ -108,11 +108,21 @@ void rt_lock_init(rt_lock *l, int rank)
     l->rank = rank;
 }
 
+__thread uint32_t rt_foreign_locks __attribute__((tls_model("initial-exec")));
+
 static inline void mlocks(int d)
 {
     rt_g *g = rt_getg();
-    if (g != NULL && g->m != NULL)
+    if (g != NULL && g->m != NULL) {
         g->m->locks += d;
+        return;
+    }
+    /* not an M: the collector's thread stop must wait for the last release */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    rt_foreign_locks += (uint32_t)d;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (d < 0 && rt_foreign_locks == 0 && rt_unlikely(rt_gc_stoppending))
+        rt_gc_selfstop();
 }
 
 void rt_lock_acquire(rt_lock *l) { rt_lock_acquire_rank(l, l->rank); }
@@ -151,7 +161,14 @@ void rt_lock_acquire_rank(rt_lock *l, int rank)
         if (v == LOCK_UNLOCKED)
             return;
         wait = LOCK_SLEEPING;
+        /* A thread without an M holds nothing while it sleeps here: the
+         * collector may stop it (the holder may be the collector). */
+        bool foreign = rt_getg() == NULL || rt_getg()->m == NULL;
+        if (foreign)
+            mlocks(-1);
         rt_futexsleep(&l->key, LOCK_SLEEPING, -1);
+        if (foreign)
+            mlocks(1);
     }
 }
 
@@ -174,10 +191,47 @@ void rt_notewakeup(rt_note *n)
         futexwakeup(&n->key, 1);
 }
 
-void rt_notesleep(rt_note *n)
+static void notesleep(rt_note *n)
 {
     while (rt_load(&n->key) == 0)
         rt_futexsleep(&n->key, 0, -1);
+}
+
+typedef struct tsleeparg {
+    rt_note *n;
+    int64_t ns;
+    bool woken;
+} tsleeparg;
+
+static void notetsleep(void *arg)
+{
+    tsleeparg *a = arg;
+    rt_note *n = a->n;
+    int64_t ns = a->ns, deadline = rt_nanotime() + ns;
+    a->woken = true;
+    while (rt_load(&n->key) == 0) {
+        rt_futexsleep(&n->key, 0, ns);
+        if (rt_load(&n->key) != 0)
+            break;
+        ns = deadline - rt_nanotime();
+        if (ns <= 0) {
+            a->woken = rt_load(&n->key) != 0;
+            return;
+        }
+    }
+}
+
+static void notesleep_fn(void *n) { notesleep(n); }
+
+/* A thread the collector stops (not an M, registered: src/gc/mgcthreads.c)
+ * sleeps inside rt_gc_blocking, which lets a cycle count it as stopped
+ * without a signal. */
+void rt_notesleep(rt_note *n)
+{
+    if (rt_unlikely(rt_gc_threadrec != NULL) && rt_getg() == NULL)
+        rt_gc_blocking(notesleep_fn, n);
+    else
+        notesleep(n);
 }
 
 bool rt_notetsleep(rt_note *n, int64_t ns)
@@ -186,14 +240,10 @@ bool rt_notetsleep(rt_note *n, int64_t ns)
         rt_notesleep(n);
         return true;
     }
-    int64_t deadline = rt_nanotime() + ns;
-    while (rt_load(&n->key) == 0) {
-        rt_futexsleep(&n->key, 0, ns);
-        if (rt_load(&n->key) != 0)
-            break;
-        ns = deadline - rt_nanotime();
-        if (ns <= 0)
-            return rt_load(&n->key) != 0;
-    }
-    return true;
+    tsleeparg a = {n, ns, false};
+    if (rt_unlikely(rt_gc_threadrec != NULL) && rt_getg() == NULL)
+        rt_gc_blocking(notetsleep, &a);
+    else
+        notetsleep(&a);
+    return a.woken;
 }

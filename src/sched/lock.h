@@ -22,6 +22,18 @@ typedef struct rt_note {
 
 void rt_lock_init(rt_lock *l, int rank);
 void rt_lock_acquire(rt_lock *l);
+/* Runtime locks held (or being waited for) by this thread when it is not
+ * an M (an M counts them in m->locks). The collector does not stop such a
+ * thread while it holds one; with rt_gc_stoppending set, the release of
+ * its last lock stops it (rt_gc_selfstop, src/gc/mgcthreads.c). */
+extern __thread uint32_t rt_foreign_locks __attribute__((tls_model("initial-exec")));
+extern __thread uint32_t rt_gc_stoppending __attribute__((tls_model("initial-exec")));
+void rt_gc_selfstop(void);
+/* Non-NULL on a thread the collector stops (registered, not an M). Such a
+ * thread blocks in the runtime through rt_gc_blocking(fn, arg), which
+ * runs fn(arg) in a state a cycle may claim as stopped, unsignalled. */
+extern __thread void *rt_gc_threadrec __attribute__((tls_model("initial-exec")));
+void rt_gc_blocking(void (*fn)(void *), void *arg);
 void rt_lock_release(rt_lock *l);
 void rt_noteclear(rt_note *n);
 void rt_notewakeup(rt_note *n);
@@ -63,6 +75,8 @@ void rt_lock_acquire_rank(rt_lock *l, int rank);
  *   60    stack pool                     stack.c       chan, sched, sema (a G made ready
  *                                                      frees or takes a stack)
  *   70    init list                      init.c        -
+ *   71    registered threads (collector) mgcthreads.c  - (held through a cycle's
+ *                                                      mark and sweep)
  *   72    the shared mcache (no P)       malloc.c      -
  *   75    mcentral, one per span class   mcentral.c    shared mcache
  *   80    the page heap                  mheap.c       sched, shared mcache
@@ -87,6 +101,7 @@ enum {
     RT_RANK_NETPOLL_CQ = 54,
     RT_RANK_STACKPOOL = 60,
     RT_RANK_INIT = 70,
+    RT_RANK_GCTHREADS = 71,
     RT_RANK_MCACHE_SHARED = 72,
     RT_RANK_MCENTRAL = 75,
     RT_RANK_MHEAP = 80,

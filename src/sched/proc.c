@@ -1256,11 +1256,16 @@ static void entersyscall_gcwait(rt_p *pp)
     rt_lock_release(&sched.lock);
 }
 
-void rt_entersyscall(void)
+/* rt_entersyscall / gort_entersyscall (src/asm) save the caller's SP and
+ * callee-saved registers and come here: the collector's view of a
+ * goroutine it cannot stop (src/gc/mgcmark.c). */
+void rt_entersyscall_regs(const uintptr_t *regs)
 {
     rt_g *gp = rt_curg();
     if (gp == NULL)
         return; /* a thread gort does not run: nothing to hand off */
+    memcpy(gp->syscallregs, regs, sizeof(gp->syscallregs));
+    gp->syscallsp = regs[RT_SYSCALL_REGS];
     rt_m *mp = gp->m;
     rt_p *pp = mp->p;
     if (rt_readgstatus(gp) == G_SYSCALL)
@@ -2229,7 +2234,7 @@ GORT_API int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
     return 0;
 }
 
-GORT_API void gort_entersyscall(void) { rt_entersyscall(); }
+/* gort_entersyscall is rt_entersyscall (src/asm): it saves registers. */
 GORT_API void gort_exitsyscall(void) { rt_exitsyscall(); }
 
 GORT_API void *gort_syscall_block(void *(*fn)(void *), void *arg)

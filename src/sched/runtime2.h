@@ -22,6 +22,8 @@ typedef struct rt_p rt_p;
 
 /* ---- G, M, P ------------------------------------------------------------ */
 
+#define RT_SYSCALL_REGS 6      /* x86-64 SysV callee-saved: rbx rbp r12 r13 r14 r15 */
+
 /* G status values, numbered as Go's so traces read the same. */
 enum {
     G_IDLE = 0,
@@ -173,6 +175,11 @@ struct rt_g {
         } cw;
     };
     rt_timer timer;            /* for gort_sleep */
+    /* Between entersyscall and exitsyscall the M runs on without a P: the
+     * collector scans the stack from syscallsp and the callee-saved
+     * registers entersyscall found (rt_entersyscall_regs). */
+    uintptr_t syscallsp;
+    uintptr_t syscallregs[RT_SYSCALL_REGS];
 #if defined(GORT_ASAN)
     void *asan_fake;
 #endif

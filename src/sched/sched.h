@@ -58,7 +58,9 @@ static inline void rt_preemptpoint(void)
 }
 
 /* ---- proc.c --------------------------------------------------------------- */
-void rt_entersyscall(void);
+void rt_chan_gcscan(void (*scan)(void *arg, uintptr_t lo, uintptr_t hi), void *arg); /* chan.c */
+void rt_entersyscall(void);                        /* src/asm: saves registers, then: */
+void rt_entersyscall_regs(const uintptr_t *regs);  /* regs: rbx rbp r12-r15, the caller's SP */
 void rt_exitsyscall(void);
 uint32_t rt_retake(int64_t now, void (*preemptone)(rt_m *mp, rt_g *gp), int64_t *nextcheck); /* sysmon */
 void rt_schedtrace(bool detail);                                          /* sysmon */

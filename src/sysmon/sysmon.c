@@ -33,6 +33,7 @@
 #include "../debug/debug.h"
 #include "../alloc/malloc.h"
 #include "../netpoll/netpoll.h"
+#include "../gc/gc.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +79,7 @@ void rt_sysmon_main(void)
     bool stackwork = false;
     int64_t lasttrace = 0;
     int64_t nextcheck = INT64_MAX; /* from retake: a running G's 10 ms are up */
+    int64_t nextforcegc = 0;
     for (;;) {
         if (idle == 0)
             delay = 20;
@@ -115,7 +117,8 @@ void rt_sysmon_main(void)
                 if (!stackwork && rt_debug.stackscavenge)
                     stackwork = rt_stack_scavenge_pending();
                 int64_t slept = rt_nanotime();
-                rt_notetsleep(&rt_sched_.sysmonnote, stackwork ? 1000 * 1000 * 1000 : -1);
+                /* at most half the forced-GC period, as Go's sysmon */
+                rt_notetsleep(&rt_sched_.sysmonnote, stackwork ? 1000 * 1000 * 1000 : (int64_t)60 * 1000000000);
                 rt_lock_acquire(&rt_sched_.lock);
                 rt_store(&rt_sched_.sysmonwait, 0);
                 rt_noteclear(&rt_sched_.sysmonnote);
@@ -158,13 +161,20 @@ void rt_sysmon_main(void)
         if (rt_retake(now, rt_preemptone, &nextcheck) != 0)
             idle = 0;
 
+        /* A collection at least every 2 minutes (Go's forcegcperiod). */
+        if (now >= nextforcegc)
+            nextforcegc = rt_gc_sysmon_force(now);
+
         if (rt_debug.stackscavenge && now - laststack >= STACK_PERIOD_NS) {
             laststack = now;
             stackwork = rt_stack_scavenge() > 0;
             /* the heap: empty spans back to the page heap, then pages that
              * stayed free for a whole period back to the OS */
-            if (rt_mcentral_reclaim(256) > 0)
-                stackwork = true;
+            if (rt_gc_sysmon_begin()) { /* not while a collection sweeps */
+                if (rt_mcentral_reclaim(256) > 0)
+                    stackwork = true;
+                rt_gc_sysmon_end();
+            }
             if (rt_mheap_scavenge(1024, false) > 0)
                 stackwork = true;
         }
