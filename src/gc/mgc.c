@@ -27,9 +27,10 @@
  *      world.
  * Who starts a cycle: the goroutine whose allocation takes the heap past
  * the trigger (rt_gc_alloctrigger, from mallocgc's slow path, after the
- * object is made and held in a local, so it is a root), gort_gc, and the
- * forcegc goroutine (sysmon, every 2 minutes without a cycle; gort_gc from
- * a thread that is not a goroutine). worldsema serialises cycles; a
+ * object is made and held in a local, so it is a root), gort_gc (from a
+ * thread that is not a goroutine: a goroutine it starts), and the forcegc
+ * goroutine (sysmon, every 2 minutes without a cycle; started by the first
+ * cycle, so a program that never collects has no extra goroutine). worldsema serialises cycles; a
  * triggered cycle that finds one ran meanwhile does nothing.
  *
  * The pacer (Go 1.18+'s goal, without the concurrent trigger runway this
@@ -88,6 +89,7 @@ static struct {
 static uint32_t sysmon_busy;      /* sysmon is in its heap housekeeping */
 static uint32_t forcegc_sema;
 static uint32_t forcegc_waiting;  /* forced cycles asked of the forcegc goroutine */
+static uint32_t forcegc_started;  /* the first cycle starts it */
 
 /* ---- the pacer -------------------------------------------------------------------- */
 
@@ -284,6 +286,8 @@ static void trace(uint32_t n, const cycletimes *t, uint64_t heap0, uint64_t live
               forced ? " (forced)" : "");
 }
 
+static void forcegc(void *arg);
+
 /* Run one cycle from a goroutine. A cycle the heap triggered (forced
  * false) is skipped when another completed since the caller saw numgc n0. */
 static void gc_cycle(bool forced, uint32_t n0)
@@ -339,6 +343,10 @@ static void gc_cycle(bool forced, uint32_t n0)
     rt_store(&st.numgc, n + 1);
     if (rt_debug.gctrace)
         trace(n + 1, &t, heap0, live, forced);
+    /* The forcegc goroutine comes with the first cycle, not at start-up:
+     * a program that never collects has no use for it (nor for its stack). */
+    if (rt_cas(&forcegc_started, 0, 1))
+        rt_newproc(forcegc, NULL, (uintptr_t)__builtin_return_address(0), -1, true);
 }
 
 /* The heap passed the trigger during an allocation (mallocgc_slow): run a
@@ -373,8 +381,8 @@ static void forcegc(void *arg)
  * Returns the time of the next check. */
 int64_t rt_gc_sysmon_force(int64_t now)
 {
-    if (!rt_load(&enabled) || rt_load_relaxed(&gcpercent) < 0)
-        return now + FORCEGC_PERIOD_NS;
+    if (!rt_load(&enabled) || rt_load_relaxed(&gcpercent) < 0 || !rt_load(&forcegc_started))
+        return now + FORCEGC_PERIOD_NS; /* no cycle yet: the heap never reached 4 MB */
     int64_t last = rt_load_relaxed(&st.lastgc_mono);
     if (last == 0)
         last = rt_runtime_init_time;
@@ -389,10 +397,8 @@ int64_t rt_gc_sysmon_force(int64_t now)
 
 void rt_gcenable(void)
 {
-    if (rt_cas(&enabled, 0, 1)) {
-        rt_newproc(forcegc, NULL, (uintptr_t)__builtin_return_address(0), -1, true);
+    if (rt_cas(&enabled, 0, 1))
         setgoal();
-    }
 }
 
 /* ---- API -------------------------------------------------------------------------------- */
