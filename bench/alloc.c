@@ -38,6 +38,10 @@ static int zero = 1; /* "uninit": gort_alloc_uninit, malloc's contract */
 #define ALLOC(n) (zero ? gort_alloc(n) : gort_alloc_uninit(n))
 #define ALLOC_TINY(n) (zero ? gort_alloc_noscan(n) : gort_alloc_noscan_uninit(n))
 #define FREE(p) gort_free(p)
+/* The slot arrays hold gort pointers: gort memory the collector scans (as
+ * a Go program's slices are), not calloc'd memory it cannot see. */
+#define SLOTS(n) ((void **)gort_alloc((n) * sizeof(void *)))
+#define FREESLOTS(p) gort_free(p)
 #define NAME (zero ? "gort" : "gort (uninit)")
 #elif defined(BENCH_MIMALLOC)
 #include <mimalloc.h>
@@ -46,6 +50,8 @@ static int zero; /* "zero": mi_zalloc, the same contract as gort_alloc */
 #define ALLOC(n) (zero ? mi_zalloc(n) : mi_malloc(n))
 #define ALLOC_TINY(n) ALLOC(n)
 #define FREE(p) mi_free(p)
+#define SLOTS(n) ((void **)calloc((n), sizeof(void *)))
+#define FREESLOTS(p) free(p)
 #define NAME (zero ? "mimalloc (mi_zalloc)" : "mimalloc")
 #else
 #include <pthread.h>
@@ -53,6 +59,8 @@ static int zero; /* "zero": calloc, the same contract as gort_alloc */
 #define ALLOC(n) (zero ? calloc(1, n) : malloc(n))
 #define ALLOC_TINY(n) ALLOC(n)
 #define FREE(p) free(p)
+#define SLOTS(n) ((void **)calloc((n), sizeof(void *)))
+#define FREESLOTS(p) free(p)
 #define NAME (zero ? "glibc (calloc)" : "glibc")
 #endif
 
@@ -82,7 +90,7 @@ static int cmpd(const void *a, const void *b)
 /* (a) and (c): one worker, window of w slots, sizes lo..hi. */
 static void window_run(long ops, long w, size_t lo, size_t hi, bool tiny)
 {
-    void **slot = calloc((size_t)w, sizeof(void *));
+    void **slot = SLOTS((size_t)w);
     uint64_t seed = 88172645463325252ull;
     size_t span = hi - lo + 1;
     for (long i = 0; i < w; i++) {
@@ -108,7 +116,7 @@ static void window_run(long ops, long w, size_t lo, size_t hi, bool tiny)
     }
     for (long i = 0; i < w; i++)
         FREE(slot[i]);
-    free(slot);
+    FREESLOTS(slot);
     qsort(per, CHUNKS, sizeof(per[0]), cmpd);
     printf("RESULT %s_ns_per_op %.2f ns\n", tiny ? "alloc_c" : "alloc_a", (per[CHUNKS / 2 - 1] + per[CHUNKS / 2]) / 2);
 }
@@ -123,7 +131,7 @@ static long b_ops;
 static void b_worker(void *arg)
 {
     uint64_t seed = 0x9E3779B97F4A7C15ull * ((uint64_t)(uintptr_t)arg + 1);
-    void **win = calloc(BW, sizeof(void *));
+    void **win = SLOTS(BW);
     for (long i = 0; i < BW; i++) {
         size_t n = 8 + rnd(&seed) % 1017;
         win[i] = touch(ALLOC(n), n);
@@ -143,7 +151,7 @@ static void b_worker(void *arg)
     }
     for (long i = 0; i < BW; i++)
         FREE(win[i]);
-    free(win);
+    FREESLOTS(win);
 }
 
 #ifdef BENCH_GORT
@@ -164,7 +172,7 @@ static void *b_thread(void *arg)
 static void xfer_run(long ops)
 {
     b_ops = ops / NW;
-    mailbox = calloc(BW, sizeof(void *));
+    mailbox = SLOTS(BW);
     for (long i = 0; i < BW; i++)
         mailbox[i] = touch(ALLOC(64), 64);
     double t0 = now_ns();
@@ -183,7 +191,7 @@ static void xfer_run(long ops)
     double t1 = now_ns();
     for (long i = 0; i < BW; i++)
         FREE(mailbox[i]);
-    free(mailbox);
+    FREESLOTS(mailbox);
     printf("RESULT alloc_b_ns_per_op %.2f ns\n", (t1 - t0) / (double)(b_ops * NW));
 }
 

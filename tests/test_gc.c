@@ -219,26 +219,40 @@ static void test_global_root(void **state)
     run_main(global_body, NULL);
 }
 
+enum { NREG = 40, SZREG = 1 << 20 };
+static void **regtable;
+
+/* On a goroutine that exits, so no stale copy of a pointer outlives it. */
+static void registered_fill(void *arg)
+{
+    (void)arg;
+    void **table = regtable;
+    for (int i = 0; i < NREG; i++) {
+        table[i] = gort_alloc(SZREG);
+        fill(table[i], 4096, (unsigned)i);
+    }
+    churn_gc(SZREG / 8, 3);
+    for (int i = 0; i < NREG; i++)
+        CHECK(intact(table[i], 4096, (unsigned)i));
+    gort_wg_done(&wg);
+}
+
 static void registered_body(void *arg)
 {
     (void)arg;
-    enum { N = 40, SZ = 1 << 20 };
     gort_gc();
     uint64_t a0 = heapalloc();
-    void **table = malloc(N * sizeof(void *)); /* libc memory: invisible unless registered */
-    gort_gc_add_roots(table, N * sizeof(void *));
-    for (int i = 0; i < N; i++) {
-        table[i] = gort_alloc(SZ);
-        fill(table[i], 4096, (unsigned)i);
-    }
-    churn_gc(SZ / 8, 3);
-    for (int i = 0; i < N; i++)
-        CHECK(intact(table[i], 4096, (unsigned)i));
-    CHECK(heapalloc() >= a0 + (uint64_t)N * SZ);
-    gort_gc_remove_roots(table);
+    regtable = malloc(NREG * sizeof(void *)); /* libc memory: invisible unless registered */
+    gort_gc_add_roots(regtable, NREG * sizeof(void *));
+    gort_wg_add(&wg, 1);
+    gort_go(registered_fill, NULL);
+    gort_wg_wait(&wg);
     gort_gc();
-    CHECK(heapalloc() < a0 + (uint64_t)N * SZ / 4); /* unregistered: collected */
-    free(table);
+    CHECK(heapalloc() >= a0 + (uint64_t)NREG * SZREG);
+    gort_gc_remove_roots(regtable);
+    gort_gc();
+    CHECK(heapalloc() < a0 + (uint64_t)NREG * SZREG / 4); /* unregistered: collected */
+    free(regtable);
 }
 
 static void test_registered_roots(void **state)
@@ -581,6 +595,122 @@ static void test_explicit_free_and_collector(void **state)
     run_main(mixed_body, NULL);
 }
 
+/* ---- finalizers ------------------------------------------------------------------------------ */
+
+typedef struct fobj {
+    uint32_t magic;
+    uint32_t finalized;
+    struct fobj *dep;
+    char pad[40];
+} fobj;
+
+static uint32_t nfinalized, badfinal;
+static fobj *kept[100];
+
+static void finalize(void *p)
+{
+    fobj *o = p;
+    if (o->magic != 0xf1a1u || __atomic_exchange_n(&o->finalized, 1, __ATOMIC_RELAXED) != 0)
+        __atomic_add_fetch(&badfinal, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&nfinalized, 1, __ATOMIC_RELAXED);
+}
+
+static void makefin(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++) {
+        fobj *o = gort_alloc(sizeof(fobj));
+        o->magic = 0xf1a1u;
+        gort_set_finalizer(o, finalize);
+        if (i % 10 == 0)
+            kept[i / 10] = o; /* 100 kept, 900 dropped */
+    }
+    gort_wg_done(&wg);
+}
+
+static bool waitfinal(uint32_t n)
+{
+    for (int i = 0; i < 500 && __atomic_load_n(&nfinalized, __ATOMIC_RELAXED) < n; i++) {
+        gort_gc();
+        gort_sleep(10 * 1000 * 1000);
+    }
+    return __atomic_load_n(&nfinalized, __ATOMIC_RELAXED) == n;
+}
+
+static void finalizers_body(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&wg, 1);
+    gort_go(makefin, NULL);
+    gort_wg_wait(&wg);
+    CHECK(waitfinal(900));
+    gort_gc();
+    gort_gc();
+    gort_sleep(20 * 1000 * 1000);
+    CHECK(__atomic_load_n(&nfinalized, __ATOMIC_RELAXED) == 900); /* no more: the rest are live */
+    for (int i = 0; i < 100; i++)
+        CHECK(kept[i]->finalized == 0 && kept[i]->magic == 0xf1a1u);
+    CHECK(badfinal == 0);
+    gort_set_finalizer(kept[0], NULL); /* removed: never runs */
+    for (int i = 0; i < 100; i++)
+        kept[i] = NULL;
+    CHECK(waitfinal(999));
+    gort_gc();
+    gort_sleep(20 * 1000 * 1000);
+    CHECK(__atomic_load_n(&nfinalized, __ATOMIC_RELAXED) == 999);
+    CHECK(badfinal == 0);
+}
+
+static void test_finalizers(void **state)
+{
+    (void)state;
+    run_main(finalizers_body, NULL);
+}
+
+/* A finalizable object reachable only from another is finalized after it. */
+static fobj *volatile chainhead;
+static uint32_t order[2], norder;
+
+static void finalize_ordered(void *p)
+{
+    fobj *o = p;
+    order[__atomic_fetch_add(&norder, 1, __ATOMIC_RELAXED) % 2] = o->magic;
+}
+
+static void makechain(void *arg)
+{
+    (void)arg;
+    fobj *a = gort_alloc(sizeof(fobj)), *b = gort_alloc(sizeof(fobj));
+    a->magic = 1;
+    b->magic = 2;
+    a->dep = b;
+    gort_set_finalizer(a, finalize_ordered);
+    gort_set_finalizer(b, finalize_ordered);
+    chainhead = a;
+    gort_wg_done(&wg);
+}
+
+static void order_body(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&wg, 1);
+    gort_go(makechain, NULL);
+    gort_wg_wait(&wg);
+    chainhead = NULL;
+    for (int i = 0; i < 500 && __atomic_load_n(&norder, __ATOMIC_RELAXED) < 2; i++) {
+        gort_gc();
+        gort_sleep(5 * 1000 * 1000);
+    }
+    CHECK(norder == 2);
+    CHECK(order[0] == 1 && order[1] == 2);
+}
+
+static void test_finalizer_order(void **state)
+{
+    (void)state;
+    run_main(order_body, NULL);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -591,7 +721,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_unstarted_goroutine_arg), cmocka_unit_test(test_syscall_bracket_root),
         cmocka_unit_test(test_preempted_loop_root),   cmocka_unit_test(test_foreign_thread_roots),
         cmocka_unit_test(test_gort_run_caller_root),  cmocka_unit_test(test_gc_percent_and_limit),
-        cmocka_unit_test(test_explicit_free_and_collector),
+        cmocka_unit_test(test_explicit_free_and_collector), cmocka_unit_test(test_finalizers),
+        cmocka_unit_test(test_finalizer_order),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

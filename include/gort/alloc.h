@@ -73,6 +73,15 @@ GORT_API int64_t gort_set_memory_limit(int64_t bytes);
  * a goroutine do nothing (goroutine stacks are always scanned). */
 GORT_API void gort_gc_register_thread(void);
 GORT_API void gort_gc_unregister_thread(void);
+/* runtime.SetFinalizer: once the object at p (the start of a gort object,
+ * not a tiny one) is found unreachable, fn(p) runs on the finalizer
+ * goroutine; the object is kept for that call and freed later unless fn
+ * stores p somewhere. Objects p refers to stay alive until then, so
+ * finalizers run in dependency order (a cycle of finalizable objects is
+ * never collected, as in Go). fn NULL removes the finalizer; setting a
+ * second one is a fatal error, as is gort_free of an object that has one
+ * (reported under GORTDEBUG=checkfree=1; clear it first). */
+GORT_API void gort_set_finalizer(void *p, void (*fn)(void *));
 /* runtime.KeepAlive: p stays reachable up to this call. */
 GORT_API void gort_keep_alive(void *p);
 

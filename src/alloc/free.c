@@ -370,6 +370,8 @@ __attribute__((noinline, cold)) static void checkfree(uintptr_t p)
         !(rt_load_relaxed(&s->allocBits[idx / 64]) & (1ull << (idx % 64))))
         badfree(p, "double free (the object is not allocated: freed already, or reclaimed by the collector "
                    "because no pointer to it was visible)");
+    if (base == p && rt_gc_hasfinalizer(p))
+        badfree(p, "the object has a finalizer (clear it with gort_set_finalizer(p, NULL) first)");
 }
 
 GORT_API void gort_free(void *ptr)

@@ -132,7 +132,7 @@ static inline void *mallocgc_cache(size_t size, bool noscan, bool zero)
                 v = rt_nextfree(c, spc, &s, &needzero);
             if (needzero) {
                 if (zero)
-                    memset((void *)v, 0, s->elemsize);
+                    rt_zeroobj((void *)v, s->elemsize);
                 else /* a used slot may hold a cookie or flush mark: not for the new owner */
                     memset((void *)v, 0, s->elemsize < 16 ? s->elemsize : 16);
             }
@@ -193,10 +193,23 @@ static inline void *mallocgc(size_t size, bool noscan, bool zero)
     rt_mcache *c = rt_mycache();
     if (rt_likely(c != NULL) && size - 1 < RT_MAX_SMALL_SIZE && !(noscan && size < RT_TINY_SIZE)) {
         int sc = rt_size_to_class(size);
-        rt_freecache *f = &c->fc[rt_spanclass(sc, noscan)];
+        uint8_t spc = rt_spanclass(sc, noscan);
+        rt_freecache *f = &c->fc[spc];
         if (rt_likely(f->n != 0)) {
             c->nmalloc[sc]++;
             return rt_freecache_pop(f, sc, zero ? rt_class_to_size[sc] : 0);
+        }
+        /* The span's allocation cache (what the collector frees comes
+         * back here, not through the free cache). */
+        rt_mspan *s = c->alloc[spc];
+        if (rt_likely(s != NULL)) {
+            uintptr_t v = nextfreefast(s);
+            if (rt_likely(v != 0)) {
+                c->nmalloc[sc]++;
+                if (s->needzero)
+                    rt_zeroobj((void *)v, zero ? s->elemsize : (s->elemsize < 16 ? s->elemsize : 16));
+                return (void *)v;
+            }
         }
     }
     return mallocgc_slow(size, noscan, zero);

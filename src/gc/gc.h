@@ -79,8 +79,7 @@ void rt_gc_readstats(struct gort_memstats *ms);
 /* ---- mgcmark.c -------------------------------------------------------------- */
 
 typedef struct rt_gcwork {
-    uintptr_t *stack;          /* mark stack: (base, len) pairs, reserved NORESERVE */
-    size_t n, cap;             /* in pairs */
+    struct rt_wbuf *buf;       /* this marker's work buffer (mgcmark.c) */
     uint64_t markedbytes;      /* bytes of objects marked this cycle */
     uint64_t scannedbytes;     /* bytes scanned (roots + objects) */
     uint64_t stackbytes, globalbytes;
@@ -88,12 +87,22 @@ typedef struct rt_gcwork {
 
 void rt_gc_listmodules(void); /* before rt_gc_stopthreads: dl_iterate_phdr's lock */
 void rt_gc_markroots(rt_gcwork *w, uintptr_t mysp);
-void rt_gc_drain(rt_gcwork *w);
+void rt_gc_drain(rt_gcwork *w);                    /* this marker's buffer and the full list */
+void rt_gc_parallel_drain(rt_gcwork *w, int n);     /* to completion, n markers (helper threads) */
+uint64_t rt_gc_wbufsys(void);
 void rt_gc_scanrange(rt_gcwork *w, uintptr_t lo, uintptr_t hi);
 
 /* A root range for the runtime's own use (gort_run's waiting caller). */
 void rt_gc_addroot_internal(void *p, size_t len);
 void rt_gc_removeroot_internal(void *p);
+
+/* ---- mfinal.c: finalizers ---------------------------------------------------- */
+
+void rt_gc_markfinalizers(rt_gcwork *w); /* with the roots: referents of finalizable objects, the queue */
+size_t rt_gc_queuefinalizers(void);      /* after the drain: unreachable ones queued (and kept) */
+void rt_gc_wakefing(void);               /* after the cycle: run what is queued */
+bool rt_gc_hasfinalizer(uintptr_t p);
+uint64_t rt_gc_finalizers_run(void);
 
 /* ---- mgcthreads.c: threads that are not goroutines ------------------------- */
 

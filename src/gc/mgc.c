@@ -262,10 +262,16 @@ static rt_gcwork work; /* the mark stack is kept from cycle to cycle */
 /* Mark with the callee-saved registers of every frame above flushed to
  * this frame (__builtin_unwind_init): the collecting goroutine's own
  * pointers, including the object its allocation just made, are roots. */
+static size_t nqueued; /* finalizers queued by the last mark */
+
 __attribute__((noinline)) static void mark(void)
 {
     __builtin_unwind_init();
     rt_gc_markroots(&work, 0);
+    rt_gc_markfinalizers(&work);
+    int n = rt_procs() < rt_ncpu ? rt_procs() : rt_ncpu;
+    rt_gc_parallel_drain(&work, n > 0 ? n : 1);
+    nqueued = rt_gc_queuefinalizers();
     __asm__ volatile("" ::: "memory");
 }
 
@@ -322,8 +328,11 @@ static void gc_cycle(bool forced, uint32_t n0)
     __atomic_store_n(&rt_gc_heaplive, live, __ATOMIC_RELAXED);
     setgoal();
     gate_open();
+    size_t queued = nqueued; /* before another cycle can start */
     rt_starttheworld();
     t.end = rt_nanotime();
+    if (queued != 0)
+        rt_gc_wakefing();
 
     /* statistics: read racily by gort_read_memstats and sysmon, so every
      * field is stored atomically (relaxed) */

@@ -9,10 +9,11 @@
  * pointers to any byte of an object count. A noscan object is marked and
  * never read. A tiny object is marked as its whole 16-byte block.
  *
- * Grey objects are (base, length) pairs on a LIFO mark stack reserved
- * NORESERVE once (pages are committed as it deepens). A large object is
- * scanned in pieces of at most SCAN_CHUNK bytes, so a huge array does not
- * keep the marker from the rest of the graph for long.
+ * Grey objects are (base, length) pairs in work buffers (below), drained
+ * by this thread and, with the world stopped, by helper marker threads: up
+ * to GOMAXPROCS markers in all. A large object is scanned in pieces of at
+ * most SCAN_CHUNK bytes, so a huge array does not keep one marker busy
+ * while the others wait.
  *
  * The roots (rt_gc_markroots), with the world stopped:
  *   - every goroutine's stack, from its saved SP (or for the collecting
@@ -44,38 +45,147 @@
 #include <gort.h>
 
 #include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SCAN_CHUNK (128 * 1024)            /* a large object is scanned in pieces */
-#define MARKSTACK_BYTES ((size_t)1 << 32)  /* reserved, committed as used */
+#define WBUF_N 254                         /* (base, len) pairs per work buffer: 4 KiB */
+#define WBUF_CHUNK ((size_t)1 << 20)       /* work buffers come 256 at a time */
 
-/* ---- the mark stack -------------------------------------------------------------- */
+/* ---- work buffers (Go: mgcwork.go) ------------------------------------------------- *
+ * Grey objects live in 4 KiB work buffers. Each marker has one it pushes
+ * to and pops from without a lock; a full one goes on the global full
+ * list, where idle markers take work from (wlock, a leaf: one lock per 254
+ * objects). A marker that has work while others wait splits its buffer
+ * (balance). Buffers are never freed: they are reused from cycle to
+ * cycle (empty list). */
+typedef struct rt_wbuf {
+    struct rt_wbuf *next;
+    uint64_t n;
+    uintptr_t obj[2 * WBUF_N];
+} rt_wbuf;
 
-static void markstack_init(rt_gcwork *w)
+static rt_lock wlock = {0, RT_RANK_LEAF};
+static rt_wbuf *wfull, *wempty;
+static uint32_t nwfull;                    /* atomic: buffers on wfull */
+static uint32_t nwait;                     /* atomic: markers out of work (Go: work.nwait) */
+static uint32_t nmarkers;                  /* markers in this drain */
+static uint64_t wbufsys;                   /* bytes of work buffers (GCSys) */
+
+static rt_wbuf *getempty(void)
 {
-    if (w->stack != NULL)
-        return;
-    int err = 0;
-    w->stack = rt_sysAlloc(MARKSTACK_BYTES, RT_SYS_NORESERVE, &err);
-    if (w->stack == NULL)
-        rt_throwf("gc: cannot reserve the mark stack (errno %d)", -err);
-    w->cap = MARKSTACK_BYTES / (2 * sizeof(uintptr_t));
+    rt_lock_acquire(&wlock);
+    if (wempty == NULL) {
+        int err = 0;
+        char *m = rt_sysAlloc(WBUF_CHUNK, 0, &err);
+        if (m == NULL) {
+            rt_lock_release(&wlock);
+            rt_throwf("gc: cannot allocate mark work buffers (errno %d)", -err);
+        }
+        wbufsys += WBUF_CHUNK;
+        for (size_t off = 0; off + sizeof(rt_wbuf) <= WBUF_CHUNK; off += sizeof(rt_wbuf)) {
+            rt_wbuf *b = (rt_wbuf *)(m + off);
+            b->next = wempty;
+            wempty = b;
+        }
+    }
+    rt_wbuf *b = wempty;
+    wempty = b->next;
+    rt_lock_release(&wlock);
+    b->n = 0;
+    b->next = NULL;
+    return b;
 }
+
+static void putempty(rt_wbuf *b)
+{
+    rt_lock_acquire(&wlock);
+    b->next = wempty;
+    wempty = b;
+    rt_lock_release(&wlock);
+}
+
+static void putfull(rt_wbuf *b)
+{
+    rt_lock_acquire(&wlock);
+    b->next = wfull;
+    wfull = b;
+    rt_store(&nwfull, nwfull + 1);
+    rt_lock_release(&wlock);
+}
+
+static rt_wbuf *getfull(void)
+{
+    if (rt_load(&nwfull) == 0)
+        return NULL;
+    rt_lock_acquire(&wlock);
+    rt_wbuf *b = wfull;
+    if (b != NULL) {
+        wfull = b->next;
+        rt_store(&nwfull, nwfull - 1);
+    }
+    rt_lock_release(&wlock);
+    return b;
+}
+
+uint64_t rt_gc_wbufsys(void) { return rt_load_relaxed(&wbufsys); }
 
 static inline void push(rt_gcwork *w, uintptr_t base, uintptr_t len)
 {
-    if (__builtin_expect(w->n == w->cap, 0))
-        rt_throw("gc: mark stack overflow");
-    w->stack[2 * w->n] = base;
-    w->stack[2 * w->n + 1] = len;
-    w->n++;
+    rt_wbuf *b = w->buf;
+    if (__builtin_expect(b->n == WBUF_N, 0)) {
+        putfull(b);
+        b = w->buf = getempty();
+    }
+    b->obj[2 * b->n] = base;
+    b->obj[2 * b->n + 1] = len;
+    b->n++;
+}
+
+static inline bool pop(rt_gcwork *w, uintptr_t *base, uintptr_t *len)
+{
+    rt_wbuf *b = w->buf;
+    if (b->n == 0) {
+        rt_wbuf *f = getfull();
+        if (f == NULL)
+            return false;
+        putempty(b);
+        b = w->buf = f;
+    }
+    b->n--;
+    *base = b->obj[2 * b->n];
+    *len = b->obj[2 * b->n + 1];
+    return true;
+}
+
+/* Others are idle and the global list is empty: give them half of ours. */
+static void balance(rt_gcwork *w)
+{
+    rt_wbuf *b = w->buf;
+    if (b->n < 8 || rt_load_relaxed(&nwfull) != 0 || rt_load_relaxed(&nwait) == 0)
+        return;
+    rt_wbuf *h = getempty();
+    uint64_t k = b->n / 2;
+    memcpy(h->obj, b->obj + 2 * (b->n - k), k * 2 * sizeof(uintptr_t));
+    h->n = k;
+    b->n -= k;
+    putfull(h);
+}
+
+static void rt_gc_work_init(rt_gcwork *w)
+{
+    if (w->buf == NULL)
+        w->buf = getempty();
 }
 
 /* ---- marking one candidate pointer --------------------------------------------- */
 
 /* greyobject: v is a word found in a root or object. If it points into an
- * allocated, unmarked object, mark it and (scan class) queue it. */
+ * allocated, unmarked object, mark it and (scan class) queue it. Markers
+ * run in parallel: the mark bit is set with an atomic OR, and only the
+ * marker that set it queues the object. */
 static inline void greyobject(rt_gcwork *w, uintptr_t v)
 {
     rt_mspan *s;
@@ -89,13 +199,14 @@ static inline void greyobject(rt_gcwork *w, uintptr_t v)
     if (rt_spanclass_size(s->spanclass) == 0) {
         size = (uintptr_t)s->npages << RT_PAGE_SHIFT; /* large: in use is allocated */
     } else {
-        if (!(s->allocBits[wd] & bit))
+        if (!(rt_load_relaxed(&s->allocBits[wd]) & bit))
             return; /* a free slot: stale data, not an object */
         size = s->elemsize;
     }
-    if (s->gcmarkBits[wd] & bit)
+    if (rt_load_relaxed(&s->gcmarkBits[wd]) & bit)
         return;
-    s->gcmarkBits[wd] |= bit;
+    if (__atomic_fetch_or(&s->gcmarkBits[wd], bit, __ATOMIC_RELAXED) & bit)
+        return; /* another marker was first */
     w->markedbytes += size;
     if (!rt_spanclass_noscan(s->spanclass))
         push(w, base, size);
@@ -116,17 +227,117 @@ __attribute__((no_sanitize("address", "thread"))) void rt_gc_scanrange(rt_gcwork
     }
 }
 
-/* Drain the mark stack: scan grey objects until none is left. */
-void rt_gc_drain(rt_gcwork *w)
+/* Scan grey objects until this marker's buffer and the global list are
+ * empty. */
+static void drainlocal(rt_gcwork *w)
 {
-    while (w->n != 0) {
-        w->n--;
-        uintptr_t base = w->stack[2 * w->n], len = w->stack[2 * w->n + 1];
+    uintptr_t base, len;
+    uint32_t k = 0;
+    while (pop(w, &base, &len)) {
         if (len > SCAN_CHUNK) { /* the rest goes back first */
             push(w, base + SCAN_CHUNK, len - SCAN_CHUNK);
             len = SCAN_CHUNK;
         }
         rt_gc_scanrange(w, base, base + len);
+        if ((++k & 63) == 0)
+            balance(w);
+    }
+}
+
+/* The root scan's own draining: no termination protocol (the others may
+ * not have started). */
+void rt_gc_drain(rt_gcwork *w) { drainlocal(w); }
+
+/* Drain to completion with nmarkers markers (Go's gcDrain with the
+ * work.nwait termination): a marker out of work waits until another
+ * publishes some, or every marker is out of work and none is left. */
+static void rt_gc_drain_all(rt_gcwork *w)
+{
+    for (;;) {
+        drainlocal(w);
+        __atomic_add_fetch(&nwait, 1, __ATOMIC_SEQ_CST);
+        for (int spins = 0;; spins++) {
+            if (rt_load(&nwfull) != 0) {
+                __atomic_sub_fetch(&nwait, 1, __ATOMIC_SEQ_CST);
+                break;
+            }
+            if (rt_load(&nwait) == rt_load(&nmarkers))
+                return; /* all out of work, nothing published: done */
+            if (spins < 64)
+                rt_procyield(10);
+            else
+                rt_osyield();
+        }
+    }
+}
+
+/* ---- helper markers ---------------------------------------------------------------- *
+ * With the world stopped the Ps' threads are parked, so the collector
+ * marks with helper threads of its own (as bdwgc's marker threads): up to
+ * GOMAXPROCS - 1 of them, started on the first cycle that needs them, asleep
+ * on a futex between cycles. */
+#define MAXHELPERS 63
+static pthread_t helpers[MAXHELPERS];
+static int nhelpers;
+static uint32_t markgen;                   /* futex: bumped to start the helpers */
+static uint32_t markwant;                  /* helpers asked to join this drain */
+static uint32_t markdone;                  /* futex: helpers finished this drain */
+static rt_gcwork helperwork[MAXHELPERS];
+
+static void *helper(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    uint32_t seen = 0;
+    for (;;) {
+        uint32_t g;
+        while ((g = rt_load(&markgen)) == seen)
+            rt_futexsleep(&markgen, seen, -1);
+        seen = g;
+        if ((uint32_t)id >= rt_load(&markwant))
+            continue;
+        rt_gcwork *w = &helperwork[id];
+        rt_gc_work_init(w);
+        rt_gc_drain_all(w);
+        __atomic_add_fetch(&markdone, 1, __ATOMIC_SEQ_CST);
+        rt_futexwakeup(&markdone, 1);
+    }
+    return NULL;
+}
+
+/* Drain everything with up to n markers: this thread and n - 1 helpers. */
+void rt_gc_parallel_drain(rt_gcwork *w, int n)
+{
+    if (n > MAXHELPERS + 1)
+        n = MAXHELPERS + 1;
+    while (nhelpers < n - 1) {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old); /* helpers take no signals */
+        int e = pthread_create(&helpers[nhelpers], NULL, helper, (void *)(intptr_t)nhelpers);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (e != 0)
+            break; /* fewer helpers, still correct */
+        pthread_detach(helpers[nhelpers]);
+        nhelpers++;
+    }
+    int want = n - 1 < nhelpers ? n - 1 : nhelpers;
+    for (int i = 0; i < want; i++)
+        helperwork[i].markedbytes = helperwork[i].scannedbytes = 0;
+    rt_store(&nwait, 0);
+    rt_store(&nmarkers, (uint32_t)want + 1);
+    rt_store(&markdone, 0);
+    rt_store(&markwant, (uint32_t)want);
+    if (want > 0) {
+        __atomic_add_fetch(&markgen, 1, __ATOMIC_SEQ_CST);
+        rt_futexwakeup(&markgen, INT32_MAX);
+    }
+    rt_gc_drain_all(w);
+    uint32_t d;
+    while ((d = rt_load(&markdone)) < (uint32_t)want)
+        rt_futexsleep(&markdone, d, -1);
+    for (int i = 0; i < want; i++) {
+        w->markedbytes += helperwork[i].markedbytes;
+        w->scannedbytes += helperwork[i].scannedbytes;
     }
 }
 
@@ -268,26 +479,23 @@ void rt_gc_listmodules(void)
 
 static void scanchanbuf(void *arg, uintptr_t lo, uintptr_t hi) { rt_gc_scanrange(arg, lo, hi); }
 
-/* Mark everything the roots reach (world stopped). The caller flushed its
- * callee-saved registers to its frame (__builtin_unwind_init), which lies
- * above this one: the collecting goroutine's stack is scanned from here. */
+/* Grey everything the roots point to (world stopped); rt_gc_parallel_drain
+ * then marks what they reach. The caller flushed its callee-saved
+ * registers to its frame (__builtin_unwind_init), which lies above this
+ * one: the collecting goroutine's stack is scanned from here. */
 __attribute__((noinline)) void rt_gc_markroots(rt_gcwork *w, uintptr_t mysp)
 {
-    markstack_init(w);
+    rt_gc_work_init(w);
     rootscan rs = {w, rt_curg(), mysp != 0 ? mysp : (uintptr_t)__builtin_frame_address(0)};
     rt_foreachg(scang, &rs);
-    rt_gc_drain(w);
     rt_gc_scanthreads(w);
-    rt_gc_drain(w);
     for (int i = 0; i < nsegs; i++) {
         w->globalbytes += segs[i].hi - segs[i].lo;
         rt_gc_scanrange(w, segs[i].lo, segs[i].hi);
     }
-    rt_gc_drain(w);
     rt_chan_gcscan(scanchanbuf, w);
     rt_lock_acquire(&rootslock);
     for (size_t i = 0; i < nroots; i++)
         rt_gc_scanrange(w, roots[i].lo, roots[i].lo + roots[i].len);
     rt_lock_release(&rootslock);
-    rt_gc_drain(w);
 }

@@ -78,6 +78,7 @@ void rt_lock_acquire_rank(rt_lock *l, int rank);
  *   71    registered threads (collector) mgcthreads.c  - (held through a cycle's
  *                                                      mark and sweep)
  *   72    the shared mcache (no P)       malloc.c      -
+ *   73    finalizer records and queue    mfinal.c      registered threads
  *   75    mcentral, one per span class   mcentral.c    shared mcache
  *   80    the page heap                  mheap.c       sched, shared mcache
  *  100    leaves (persistentalloc)       mheap.c       sched, page heap
@@ -103,6 +104,7 @@ enum {
     RT_RANK_INIT = 70,
     RT_RANK_GCTHREADS = 71,
     RT_RANK_MCACHE_SHARED = 72,
+    RT_RANK_FINALIZER = 73,
     RT_RANK_MCENTRAL = 75,
     RT_RANK_MHEAP = 80,
     RT_RANK_LEAF = 100,

@@ -60,6 +60,7 @@ enum {
     X(WR_GC_SWEEP_WAIT, "GC sweep wait")                    \
     X(WR_GC_SCAVENGE_WAIT, "GC scavenge wait")              \
     X(WR_IO_WAIT, "IO wait")                                \
+    X(WR_FINALIZER_WAIT, "finalizer wait")                  \
     X(WR_PREEMPTED, "preempted")
 
 enum {
