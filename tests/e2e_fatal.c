@@ -29,6 +29,16 @@ static void lock_twice(void *arg)
     gort_mutex_lock(&mu); /* never */
 }
 
+static void fin_noop(void *p) { (void)p; }
+
+static uintptr_t *hidden;
+static void hide(void *arg)
+{
+    (void)arg;
+    *hidden = (uintptr_t)gort_alloc(1000) ^ 1; /* not a pointer the collector would see */
+    gort_wg_done(&wg);
+}
+
 static int depth_sink;
 static volatile int depth_limit = 1 << 30;
 __attribute__((noinline)) static int recurse(int n)
@@ -239,6 +249,34 @@ int gort_main(int argc, char **argv)
         void *p = gort_alloc(1 << 20);
         gort_free(p);
         gort_free(p);
+    } else if (!strcmp(c, "finalizer_foreign")) {
+        static char notgort[64];
+        gort_set_finalizer(notgort, fin_noop);
+    } else if (!strcmp(c, "finalizer_interior")) {
+        char *p = gort_alloc(256);
+        gort_set_finalizer(p + 8, fin_noop);
+    } else if (!strcmp(c, "finalizer_twice")) {
+        void *p = gort_alloc(64);
+        gort_set_finalizer(p, fin_noop);
+        gort_set_finalizer(p, fin_noop);
+    } else if (!strcmp(c, "finalizer_tiny")) {
+        void *p = gort_alloc_noscan(8);
+        gort_set_finalizer(p, fin_noop);
+    } else if (!strcmp(c, "finalizer_free")) { /* with GORTDEBUG=checkfree=1 */
+        void *p = gort_alloc(64);
+        gort_set_finalizer(p, fin_noop);
+        gort_free(p);
+    } else if (!strcmp(c, "remove_roots_unknown")) {
+        static char area[64];
+        gort_gc_remove_roots(area);
+    } else if (!strcmp(c, "free_collected")) { /* with GORTDEBUG=checkfree=1 */
+        /* the only pointer is in malloc'd memory: invisible, so collected */
+        hidden = malloc(sizeof(uintptr_t));
+        gort_wg_add(&wg, 1);
+        gort_go(hide, NULL); /* on a goroutine that exits: no stale copy anywhere */
+        gort_wg_wait(&wg);
+        gort_gc();
+        gort_free((void *)(*hidden ^ 1));
     } else if (!strcmp(c, "free_foreign")) {
         void *p = malloc(64);
         gort_free(p);

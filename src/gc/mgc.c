@@ -478,4 +478,6 @@ void rt_gc_readstats(gort_memstats_t *ms)
     int64_t elapsed = rt_nanotime() - rt_runtime_init_time;
     ms->GCCPUFraction = elapsed > 0 ? (double)rt_load_relaxed(&st.cpuns) / ((double)elapsed * rt_procs()) : 0;
     ms->EnableGC = true;
+    ms->GCSys = rt_gc_wbufsys(); /* the mark work buffers (mark bits live in the spans: MSpanSys) */
+    ms->Sys += ms->GCSys;
 }
