@@ -64,16 +64,6 @@ static int zero; /* "zero": calloc, the same contract as gort_alloc */
 #define NAME (zero ? "glibc (calloc)" : "glibc")
 #endif
 
-static inline uint64_t rnd(uint64_t *s) /* xorshift64*, as in the Go peer */
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 static inline void *touch(void *p, size_t n)
 {
     ((volatile char *)p)[0] = 1;

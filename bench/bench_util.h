@@ -4,6 +4,7 @@
 #ifndef GORT_BENCH_UTIL_H
 #define GORT_BENCH_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,17 @@ static inline long status_bytes(const char *field)
 
 /* Resident set size in bytes. Page tables are not in it: VmPTE. */
 static inline long rss_bytes(void) { return status_bytes("VmRSS"); }
+
+/* xorshift64*: the same sequence as the Go peers' (bench/go). */
+static inline uint64_t rnd(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
 
 #define RESULT(name, value, unit) printf("RESULT %s %.1f %s\n", name, (double)(value), unit)
 

@@ -46,16 +46,6 @@ static long nslots;
 static int stop;
 static gort_waitgroup_t wg;
 
-static inline uint64_t rnd(uint64_t *s) /* xorshift64*, as in the Go peer */
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 static void *new_object(uint64_t r)
 {
     size_t words = (64 + 8 * (r % 249)) / 8; /* 64..2048 bytes */

@@ -141,6 +141,16 @@ bool rt_gc_hasfinalizer(uintptr_t p)
     return has;
 }
 
+/* A record's object, if it is still an allocated object (an explicit free
+ * may have taken it): its span and index. */
+static bool recobject(uintptr_t p, rt_mspan **s, uint32_t *idx)
+{
+    if (rt_findobject(p, s, idx) != p)
+        return false;
+    return rt_spanclass_size((*s)->spanclass) == 0 ||
+           (rt_load_relaxed(&(*s)->allocBits[*idx / 64]) & (1ull << (*idx % 64)));
+}
+
 /* Mark: the referents of every finalizable object, and the queue. */
 void rt_gc_markfinalizers(rt_gcwork *w)
 {
@@ -151,7 +161,7 @@ void rt_gc_markfinalizers(rt_gcwork *w)
             continue;
         rt_mspan *s;
         uint32_t idx;
-        if (rt_findobject(p, &s, &idx) != p || rt_spanclass_noscan(s->spanclass))
+        if (!recobject(p, &s, &idx) || rt_spanclass_noscan(s->spanclass))
             continue;
         uintptr_t size = s->elemsize != 0 ? s->elemsize : (uintptr_t)s->npages << RT_PAGE_SHIFT;
         rt_gc_scanrange(w, p, p + size);
@@ -172,8 +182,7 @@ size_t rt_gc_queuefinalizers(void)
             continue;
         rt_mspan *s;
         uint32_t idx;
-        if (rt_findobject(p, &s, &idx) != p ||
-            (rt_spanclass_size(s->spanclass) != 0 && !(s->allocBits[idx / 64] & (1ull << (idx % 64))))) {
+        if (!recobject(p, &s, &idx)) {
             tab[i].obj = 1; /* freed explicitly meanwhile: the record goes */
             tabn--;
             continue;
