@@ -239,6 +239,47 @@ static int full_listener(int *port, int fillers[NFILL])
     return l;
 }
 
+/* fd moved to a number >= 256. A call that begins after gort_close
+ * returned may reach whatever file has the number by then (gort/io.h); a
+ * test that closes while another goroutine may still call in keeps the
+ * number out of the way of the lowest-free numbers that other opens in
+ * the process take (the runtime's, hwloc's at start-up), so that such a
+ * late call finds the number unused (-EBADF). Where fds cannot go that
+ * high, fd stays as it is. The number is found with F_DUPFD and then
+ * made again with dup3, which ThreadSanitizer intercepts (fcntl it does
+ * not, and its race reports on fds made by fcntl crashed in
+ * AddLocation: "CHECK failed ... ((i)) < ((size_))"). */
+static int high_fd(int fd)
+{
+    if (fd < 0)
+        return fd;
+    int h = fcntl(fd, F_DUPFD_CLOEXEC, 256);
+    if (h < 0)
+        return fd;
+    if (dup3(fd, h, O_CLOEXEC) != h) {
+        close(h);
+        return fd;
+    }
+    close(fd);
+    return h;
+}
+
+/* An unlinked temporary file, open for reading and writing; made with
+ * open(2), which ThreadSanitizer intercepts (mkstemp it does not). */
+static int temp_fd(void)
+{
+    static uint32_t seq;
+    char path[64];
+    unsigned n = __atomic_fetch_add(&seq, 1, __ATOMIC_SEQ_CST);
+    snprintf(path, sizeof path, "/tmp/gort_netpoll_%d_%u", (int)getpid(), n);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        FAILF("open %s: %s", path, strerror(errno));
+    else
+        unlink(path);
+    return fd;
+}
+
 static void close_all(int *fds, int n)
 {
     for (int i = 0; i < n; i++)
@@ -2112,10 +2153,10 @@ static void close_loop_body(void *arg)
         int sv[2] = {-1, -1}, port;
         lp.kind = i % 4 == 3;
         if (lp.kind)
-            lp.fd = listener(&port);
+            lp.fd = high_fd(listener(&port)); /* the reader may call in after the close: high_fd */
         else {
             unix_pair(sv);
-            lp.fd = sv[0];
+            lp.fd = sv[0] = high_fd(sv[0]);
         }
         gort_go(loop_reader, &lp);
         int x;
@@ -2228,6 +2269,357 @@ static void test_two_readers_duplex(void **state)
 {
     (void)state;
     run_np(two_readers_body);
+}
+
+/* gort_close against calls that make their system calls on the
+ * goroutine's own thread and so never park in the fd's op list: the
+ * fstat that learns the fd's type, a regular-file pread or pwrite
+ * (io_uring: RWF_NOWAIT), a read at the file offset, a pipe write, a
+ * socket read with data waiting and a send with room (epoll), a
+ * gort_poll_fd that does not wait. Four goroutines loop on one call each
+ * while the test goroutine closes the fd. Every call must be over before
+ * the close(2): ThreadSanitizer, which models fds, reports one that is
+ * not ordered before it as a data race on the fd (netpoll.close_loop
+ * caught an fstat from io_uring's try that way). Each result must be one
+ * of the old file, or -EBADF. */
+enum { CR_FILE, CR_PIPE, CR_SOCK, CR_NKINDS };
+enum { CR_PREAD, CR_PWRITE, CR_READ, CR_POLL, CR_WRITE, CR_RECV, CR_SEND };
+#define CR_WORKERS 4
+#define CR_BURST 64 /* calls between yields */
+
+typedef struct crworker {
+    int fd, call;
+    uint32_t *stop, *entered; /* entered: a first call is about to begin */
+    gort_chan_t *going, *done; /* going: after the first call */
+} crworker;
+
+static bool all_a(const char *b, ssize_t n)
+{
+    for (ssize_t i = 0; i < n; i++)
+        if (b[i] != 'A')
+            return false;
+    return true;
+}
+
+static void cr_worker(void *arg)
+{
+    crworker *w = arg;
+    char b[64];
+    memset(b, 'A', sizeof b);
+    int bad = 0;
+    bool counted = false;
+    __atomic_fetch_add(w->entered, 1, __ATOMIC_SEQ_CST);
+    for (uint32_t n = 1; !__atomic_load_n(w->stop, __ATOMIC_SEQ_CST); n++) {
+        ssize_t r;
+        bool good;
+        switch (w->call) {
+        case CR_PREAD:
+            r = gort_pread(w->fd, b, sizeof b, 0);
+            good = r == (ssize_t)sizeof b && all_a(b, r);
+            break;
+        case CR_PWRITE:
+            r = gort_pwrite(w->fd, "AAAAAAAA", 8, 8); /* the file stays all 'A' */
+            good = r == 8;
+            break;
+        case CR_READ:
+            r = gort_read(w->fd, b, sizeof b);
+            good = r >= 0 && all_a(b, r);
+            break;
+        case CR_POLL:
+            r = gort_poll_fd(w->fd, POLLIN, 0);
+            good = r >= 0 && !(r & POLLNVAL);
+            if (r > 0 && (r & POLLNVAL))
+                r = -EBADF; /* closed */
+            break;
+        case CR_WRITE:
+            r = gort_write(w->fd, "A", 1);
+            good = r == 1;
+            break;
+        case CR_RECV:
+            r = gort_recv(w->fd, b, 1, 0);
+            good = r == 1 && b[0] == 'A';
+            break;
+        default: /* CR_SEND */
+            r = gort_send(w->fd, "A", 1, 0);
+            good = r == 1;
+            break;
+        }
+        if (r == -EBADF)
+            break;
+        if (!good) {
+            FAILF("call %d on fd %d = %zd%s: not a result of the open file, nor -EBADF", w->call, w->fd, r, ename(r));
+            bad = 1;
+            break;
+        }
+        if (!counted) {
+            counted = true;
+            gort_chan_send(w->going, &bad);
+        }
+        /* Four goroutines that never park, on as few as 2 Ps, would keep
+         * the test goroutine and its timers waiting for preemption (up to
+         * seconds, measured); a yield after every call would order most
+         * calls before the close through the scheduler, and hide from
+         * ThreadSanitizer the calls that are not. */
+        if (n % CR_BURST == 0)
+            gort_yield();
+    }
+    if (!counted)
+        gort_chan_send(w->going, &bad);
+    gort_chan_send(w->done, &bad);
+}
+
+/* the pipe's other end, read until EOF */
+static void cr_drain(void *arg)
+{
+    crworker *w = arg;
+    char b[4096];
+    ssize_t r;
+    while ((r = gort_read(w->fd, b, sizeof b)) > 0)
+        ;
+    if (r != 0)
+        FAILF("drain: read = %zd%s, want EOF", r, ename(r));
+    int bad = r != 0;
+    gort_chan_send(w->done, &bad);
+}
+
+static void close_direct_body(void *arg)
+{
+    (void)arg;
+    static const int calls[CR_NKINDS][CR_WORKERS] = {
+        [CR_FILE] = {CR_PREAD, CR_PWRITE, CR_READ, CR_POLL},
+        [CR_PIPE] = {CR_WRITE, CR_WRITE, CR_POLL, CR_WRITE},
+        [CR_SOCK] = {CR_RECV, CR_SEND, CR_POLL, CR_RECV},
+    };
+    char *fill_a = malloc(1 << 16);
+    memset(fill_a, 'A', 1 << 16);
+    gort_chan_t *done = gort_chan_make(sizeof(int), CR_WORKERS + 1);
+    gort_chan_t *going = gort_chan_make(sizeof(int), CR_WORKERS);
+    int bad = 0;
+    for (int i = 0; i < 600 && !bad; i++) {
+        int kind = i % CR_NKINDS, other = -1, fd = -1;
+        if (kind == CR_FILE) {
+            if ((fd = temp_fd()) < 0)
+                break;
+            if (write(fd, fill_a, 4096) != 4096)
+                FAILF("write: %s", strerror(errno));
+            lseek(fd, 0, SEEK_SET);
+        } else if (kind == CR_PIPE) {
+            int p[2];
+            make_pipe(p);
+            fd = p[1];
+            other = p[0];
+        } else {
+            int sv[2];
+            unix_pair(sv);
+            set_bufs(sv[0], 1 << 18);
+            set_bufs(sv[1], 1 << 18);
+            if (send(sv[1], fill_a, 1 << 16, MSG_DONTWAIT) != 1 << 16) /* for the recvs */
+                FAILF("send: %s", strerror(errno));
+            fd = sv[0];
+            other = sv[1];
+        }
+        fd = high_fd(fd); /* callers may come in after the close */
+        uint32_t stop = 0, entered = 0;
+        crworker w[CR_WORKERS + 1];
+        int nw = CR_WORKERS;
+        for (int k = 0; k < CR_WORKERS; k++) {
+            w[k] = (crworker){
+                .fd = fd, .call = calls[kind][k], .stop = &stop, .entered = &entered, .going = going, .done = done};
+            gort_go(cr_worker, &w[k]);
+        }
+        if (kind == CR_PIPE) {
+            w[nw] = (crworker){.fd = other, .done = done};
+            gort_go(cr_drain, &w[nw++]);
+        }
+        /* Close while they loop, or (odd i) as they make their first calls,
+         * the ones that fstat the fd (ThreadSanitizer models fstat and
+         * read as accesses to the fd, but not preadv2 and pwritev2). */
+        bool early = i % 2;
+        for (int k = 0; k < CR_WORKERS && !early; k++) {
+            int b;
+            gort_chan_recv(going, &b);
+        }
+        while (early && __atomic_load_n(&entered, __ATOMIC_SEQ_CST) == 0)
+            gort_yield();
+        if (i % 4 == 2)
+            gort_sleep(20000);
+        int c = gort_close(fd);
+        if (c != 0) {
+            FAILF("iteration %d: gort_close = %d%s", i, c, ename(c));
+            bad = 1;
+        }
+        __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+        for (int k = 0; k < nw; k++) {
+            int b = 0;
+            gort_chan_t *t = gort_after(ms(5000));
+            gort_select_case_t cs[2] = {{.chan = done, .dir = GORT_SELECT_RECV, .elem = &b},
+                                        {.chan = t, .dir = GORT_SELECT_RECV}};
+            int which = gort_select(cs, 2, true);
+            gort_chan_free(t);
+            if (which != 0) {
+                FAILF("iteration %d (kind %d): a caller still running 5 s after gort_close", i, kind);
+                return; /* leaks */
+            }
+            bad |= b;
+        }
+        for (int k = 0; k < CR_WORKERS && early; k++) {
+            int b;
+            gort_chan_recv(going, &b);
+        }
+        if (other >= 0)
+            EQ(gort_close(other), 0);
+    }
+    gort_chan_free(done);
+    gort_chan_free(going);
+    free(fill_a);
+}
+
+static void test_close_direct(void **state)
+{
+    (void)state;
+    run_np(close_direct_body);
+}
+
+/* A write that began before gort_close never reaches the file that gets
+ * the number after it. The write goes in many steps: a gort_write of
+ * 1 MiB into a pipe of 4 KiB or a socket with small buffers, drained by
+ * another goroutine; a gort_writev of 1024 iovecs of 4 KiB into a regular
+ * file (16 batches, none of which parks). Once its first bytes arrived
+ * the call is surely running, and the test closes the fd and at once puts
+ * an empty regular file at the same number (dup2). What the write still
+ * does after the close must fail: the new file stays empty, and the old
+ * one got exactly the count the write returned. */
+enum { RU_PIPE, RU_SOCK, RU_FILE, RU_NKINDS };
+#define RU_IOVS 1024
+
+typedef struct staler {
+    int fd;
+    size_t len;
+    const char *buf;
+    const struct iovec *iov; /* writev, when set */
+    uint64_t drained;
+    gort_chan_t *done;
+} staler;
+
+static void stale_writer(void *arg)
+{
+    staler *s = arg;
+    ssize_t r = s->iov != NULL ? gort_writev(s->fd, s->iov, RU_IOVS) : gort_write(s->fd, s->buf, s->len);
+    gort_chan_send(s->done, &r);
+}
+
+static void stale_drain(void *arg)
+{
+    staler *s = arg;
+    char b[4096];
+    ssize_t r;
+    while ((r = gort_read(s->fd, b, sizeof b)) > 0)
+        __atomic_fetch_add(&s->drained, (uint64_t)r, __ATOMIC_SEQ_CST);
+    gort_chan_send(s->done, &r);
+}
+
+static bool recv_ssize(gort_chan_t *c, ssize_t *v)
+{
+    gort_chan_t *t = gort_after(ms(5000));
+    gort_select_case_t cs[2] = {{.chan = c, .dir = GORT_SELECT_RECV, .elem = v},
+                                {.chan = t, .dir = GORT_SELECT_RECV}};
+    int i = gort_select(cs, 2, true);
+    gort_chan_free(t);
+    return i == 0;
+}
+
+static uint64_t fsize(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static void close_reuse_body(void *arg)
+{
+    (void)arg;
+    static const char *const names[RU_NKINDS] = {"pipe", "socket", "regular file"};
+    const size_t len = 1 << 20;
+    char *buf = malloc((size_t)RU_IOVS * 4096);
+    memset(buf, 'A', (size_t)RU_IOVS * 4096);
+    struct iovec *iov = malloc(RU_IOVS * sizeof *iov);
+    for (int k = 0; k < RU_IOVS; k++)
+        iov[k] = (struct iovec){.iov_base = buf + (size_t)k * 4096, .iov_len = 4096};
+    gort_chan_t *wdone = gort_chan_make(sizeof(ssize_t), 1), *ddone = gort_chan_make(sizeof(ssize_t), 1);
+    int nf = temp_fd(); /* the new file */
+    if (nf < 0)
+        return;
+    int cut[RU_NKINDS] = {0};
+    for (int i = 0; i < 150; i++) {
+        int kind = i % RU_NKINDS, ends[2]; /* [0] written, [1] read (a file: a second fd) */
+        if (kind == RU_PIPE) {
+            int p[2];
+            make_pipe(p);
+            fcntl(p[1], F_SETPIPE_SZ, 4096);
+            ends[0] = p[1];
+            ends[1] = p[0];
+        } else if (kind == RU_SOCK) {
+            unix_pair(ends);
+            set_bufs(ends[0], 4096);
+            set_bufs(ends[1], 4096);
+        } else {
+            if ((ends[0] = temp_fd()) < 0)
+                break;
+            ends[1] = dup(ends[0]);
+        }
+        int x = ends[0] = high_fd(ends[0]);
+        staler w = {.fd = x, .len = len, .buf = buf, .iov = kind == RU_FILE ? iov : NULL, .done = wdone};
+        staler d = {.fd = ends[1], .done = ddone};
+        if (kind != RU_FILE)
+            gort_go(stale_drain, &d);
+        gort_go(stale_writer, &w);
+        int64_t t0 = now();
+        while ((kind == RU_FILE ? fsize(ends[1]) : __atomic_load_n(&d.drained, __ATOMIC_SEQ_CST)) == 0 &&
+               now() - t0 < ms(5000))
+            gort_yield();
+        if (i % 4 == 1)
+            gort_sleep(20000);
+        EQ(gort_close(x), 0);
+        int y = dup2(nf, x); /* the new file gets the number at once */
+        if (y != x)
+            FAILF("dup2 = %d (%s), want %d", y, strerror(errno), x);
+        ssize_t wr = 0, dr = 0;
+        if (!recv_ssize(wdone, &wr) || (kind != RU_FILE && !recv_ssize(ddone, &dr))) {
+            FAILF("iteration %d (%s): still running 5 s after gort_close", i, names[kind]);
+            return; /* leaks */
+        }
+        uint64_t got = kind == RU_FILE ? fsize(ends[1]) : __atomic_load_n(&d.drained, __ATOMIC_SEQ_CST);
+        uint64_t stale = fsize(nf);
+        if (stale != 0) {
+            FAILF("iteration %d (%s): the write that began before gort_close put %llu bytes into the file that "
+                  "got the number after it",
+                  i, names[kind], (unsigned long long)stale);
+            break;
+        }
+        if (wr <= 0 || (uint64_t)wr != got)
+            FAILF("iteration %d (%s): the write = %zd%s, the old file got %llu", i, names[kind], wr, ename(wr),
+                  (unsigned long long)got);
+        EQ(dr, 0);
+        cut[kind] += (size_t)wr < (kind == RU_FILE ? (size_t)RU_IOVS * 4096 : len);
+        close(x); /* the new file's second number */
+        if (kind == RU_FILE)
+            close(ends[1]);
+        else
+            EQ(gort_close(ends[1]), 0);
+    }
+    if (getenv("GORT_TEST_VERBOSE"))
+        fprintf(stderr, "close_reuse: writes cut short by the close: %d of 50 (pipe), %d (socket), %d (file)\n",
+                cut[RU_PIPE], cut[RU_SOCK], cut[RU_FILE]);
+    close(nf);
+    gort_chan_free(wdone);
+    gort_chan_free(ddone);
+    free(iov);
+    free(buf);
+}
+
+static void test_close_reuse(void **state)
+{
+    (void)state;
+    run_np(close_reuse_body);
 }
 
 /* ==== 9. GOMAXPROCS changes while 100 goroutines ping-pong ===================== */
@@ -2712,6 +3104,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_close_parked),
         cmocka_unit_test(test_close_loop),
         cmocka_unit_test(test_two_readers_duplex),
+        cmocka_unit_test(test_close_direct),
+        cmocka_unit_test(test_close_reuse),
         cmocka_unit_test(test_maxprocs_pingpong),
         cmocka_unit_test(test_foreign_thread),
         cmocka_unit_test(test_before_runtime),

@@ -100,9 +100,15 @@ GORT_API int gort_poll_fd(int fd, short events, int64_t timeout_ns);
 GORT_API int gort_set_deadline(int fd, int64_t read_ns, int64_t write_ns);
 
 /* Close fd. Goroutines parked on it wake with -EBADF (as Go's "use of
- * closed network connection"); the close itself happens once none of them
- * is still inside the kernel, so the fd number is never reused under a
- * pending operation. Returns 0 or -errno of close(2). */
+ * closed network connection"); a call that begins while gort_close runs,
+ * or one already running that reaches its next system call (the rest of
+ * a long write), returns -EBADF or the count written so far. The close
+ * itself happens once no goroutine's call on fd is still running, parked
+ * or in a system call, so the fd number is never reused under a pending
+ * operation: no call that began before gort_close acts on a file that
+ * gets the number afterwards. (Calls from a thread that is not a
+ * goroutine are plain system calls and are not waited for.) Returns 0 or
+ * -errno of close(2). */
 GORT_API int gort_close(int fd);
 
 /* ---- conveniences ---------------------------------------------------------- */

@@ -43,10 +43,31 @@
  *     IORING_OP_ASYNC_CANCEL; epoll: ready the goroutine); it returns
  *     -ETIMEDOUT, unless the kernel finished the op first, whose result
  *     then stands;
- *   - gort_close marks them IO_WHY_CLOSED (they return -EBADF) and waits
- *     until none is still inside the kernel before calling close(2), with
- *     the pollDesc locked: so no SQE ever runs on a reused fd number, and a
- *     new fd with the same number never sees this close.
+ *   - gort_close sets PD_CLOSING (below), marks them IO_WHY_CLOSED (they
+ *     return -EBADF), and waits until no call is inside before calling
+ *     close(2), with the pollDesc locked.
+ *
+ * Who is inside (Go: internal/poll's fdMutex; pd->refs, netpoll.h): each
+ * gort call from a goroutine holds a reference on the pollDesc from before
+ * its first system call on the fd to after its last. That covers the ops
+ * parked in pd->ops, and also the system calls a goroutine makes on its
+ * own thread, which never enter pd->ops: the fstat that learns the fd's
+ * type, a regular-file read or write tried with RWF_NOWAIT, an epoll
+ * try, a gort_poll_fd that does not wait, and every step of a write that
+ * is retried after a short count or goes in iovec batches. A call that
+ * begins after PD_CLOSING is set, or reaches its next step after it, is
+ * -EBADF. So no system call of a call that began before gort_close (SQE
+ * or direct) runs once close(2) may have freed the number for another
+ * file, and a new fd with the same number never sees this close. (Before
+ * the count, netpoll.close_loop caught an fstat from ur_try racing the
+ * close(2) under ThreadSanitizer.) Its cost: one atomic add as a call
+ * begins and one as it ends. Rejected: taking the pollDesc lock around
+ * the direct calls (a regular-file read would hold a spinlock across the
+ * copy, and readers of one file would queue on it); a count per step
+ * only (the rest of a write cut short by the close would go to the next
+ * file with the number). Calls from a thread that is not a goroutine are
+ * plain system calls that may block for ever, and are not counted: as
+ * with close(2) in C, gort_close does not wait for them.
  *
  * Locks (ranks in sched/lock.h): a pollDesc's lock, then the ring's
  * submission lock, then its completion lock. No goroutine is readied under
@@ -57,7 +78,8 @@
  * after the op's own SQE.
  *
  * Invariants: an op is in pd->ops from before it parks until after it
- * woke; rt_netpoll_waiters counts ops between those points; a goroutine is
+ * woke, and holds a reference while it is (refs >= |ops|);
+ * rt_netpoll_waiters counts ops between those points; a goroutine is
  * readied once per park (io_uring: when op->refs, its outstanding
  * completions, reaches 0; epoll: by whoever clears op->parked).
  *
@@ -303,7 +325,11 @@ int64_t rt_io_syscall(rt_ioop *op)
     case IO_CONNECT: r = sysret(connect(op->fd, op->caddr, op->clen)); break;
     case IO_POLL: {
         struct pollfd p = {.fd = op->fd, .events = (short)op->flags};
-        r = sysret(poll(&p, 1, (int)op->off));
+        /* A poll that does not wait is never restarted for a signal: not
+         * even the runtime's own preemption signal must make it -EINTR. */
+        do
+            r = sysret(poll(&p, 1, (int)op->off));
+        while (r == -EINTR && op->off == 0);
         if (r > 0)
             r = p.revents;
         break;
@@ -325,46 +351,82 @@ static int64_t io_syscall_bracket(rt_ioop *op)
     return r;
 }
 
-/* ---- one operation ----------------------------------------------------------------- */
-
 static inline bool in_goroutine(void)
 {
     rt_g *gp = rt_curg();
     return gp != NULL && rt_readgstatus(gp) == G_RUNNING && gp->m->p != NULL && gp->m->locks == 0;
 }
 
-/* Run op, parking the goroutine while it waits. */
-static int64_t io_do(rt_ioop *op)
+/* ---- references (Go: fdMutex's incref / decref) ---------------------------------- */
+
+/* gort_close is parked until the calls inside drain; the one whose
+ * decref found it waiting readies it. A closer parks again if it finds
+ * calls still inside (a wake-up meant for an earlier close of the
+ * number is harmless: it rechecks). */
+static __attribute__((noinline)) void pd_wakecloser(rt_pollDesc *pd)
 {
-    if (op->fd < 0)
-        return -EBADF;
-    rt_pollDesc *pd = pd_get(op->fd);
+    rt_pd_lock(pd);
+    rt_g *gp = pd->closer;
+    pd->closer = NULL;
+    rt_pd_unlock(pd);
+    if (gp != NULL)
+        rt_ready(gp, false);
+}
+
+static inline void pd_decref(rt_pollDesc *pd)
+{
+    if (rt_unlikely(rt_xadd(&pd->refs, (uint32_t)-1) == PD_CLOSING))
+        pd_wakecloser(pd); /* the last call out of a closing fd */
+}
+
+/* Enter a call on pd's fd: one atomic add, and one more on the way out
+ * (pd_decref). false: gort_close has begun, the call is -EBADF. The add
+ * and gort_close's setting of PD_CLOSING are read-modify-writes of one
+ * word: whichever comes second sees the other. */
+static inline bool pd_incref(rt_pollDesc *pd)
+{
+    if (rt_likely(!(rt_xadd(&pd->refs, 1) & PD_CLOSING)))
+        return true;
+    pd_decref(pd);
+    return false;
+}
+
+/* ---- one operation ----------------------------------------------------------------- */
+
+/* op->ftype, for the kinds that care (writes: send or write; pread and
+ * pwrite: -ESPIPE on a socket or pipe, where io_uring would ignore the
+ * offset). pd (may be NULL) holds the cache, which only a caller holding
+ * a reference may fill (see rt_fdtype). */
+static int64_t io_ftype(rt_pollDesc *pd, rt_ioop *op, bool fill)
+{
     switch (op->kind) {
     case IO_PREAD:
     case IO_PWRITE:
-        if (op->off < 0)
-            return -EINVAL;
-        /* fall through */
     case IO_WRITE:
     case IO_WRITEV:
-        op->ftype = rt_fdtype(pd, op->fd, false);
-        if ((op->kind == IO_PREAD || op->kind == IO_PWRITE) && (op->ftype == PD_SOCK || op->ftype == PD_FIFO)) {
-            op->ftype = rt_fdtype(pd, op->fd, true); /* a stale cache must not turn a pread into -ESPIPE */
-            if (op->ftype == PD_SOCK || op->ftype == PD_FIFO)
-                return -ESPIPE; /* io_uring would ignore the offset */
-        }
         break;
     default:
-        break;
+        return 0;
     }
-    if (!in_goroutine())
-        return rt_io_syscall(op); /* a thread that is not a goroutine: plain */
-    rt_preemptpoint();
-    const rt_netpoll_ops *b = netpoll();
-    if (pd == NULL)
-        return io_syscall_bracket(op);
+    rt_pollDesc *cache = fill ? pd : NULL;
+    uint8_t t = pd != NULL ? rt_load_relaxed(&pd->ftype) : PD_UNKNOWN;
+    op->ftype = t != PD_UNKNOWN ? t : rt_fdtype(cache, op->fd, false);
+    if ((op->kind == IO_PREAD || op->kind == IO_PWRITE) && (op->ftype == PD_SOCK || op->ftype == PD_FIFO)) {
+        op->ftype = rt_fdtype(cache, op->fd, true); /* a stale cache must not turn a pread into -ESPIPE */
+        if (op->ftype == PD_SOCK || op->ftype == PD_FIFO)
+            return -ESPIPE;
+    }
+    return 0;
+}
+
+/* io_do for a goroutine that holds a reference on pd. */
+static int64_t io_do_ref(const rt_netpoll_ops *b, rt_pollDesc *pd, rt_ioop *op)
+{
+    int64_t r = io_ftype(pd, op, true);
+    if (r < 0)
+        return r;
     if (b->try_ != NULL) {
-        int64_t r = b->try_(pd, op);
+        r = b->try_(pd, op);
         if (r != -EAGAIN)
             return r;
     }
@@ -373,8 +435,8 @@ static int64_t io_do(rt_ioop *op)
     op->why = IO_WHY_NONE;
     op->next = op->prev = NULL;
     rt_pd_lock(pd);
-    if (pd->closing) {
-        rt_pd_unlock(pd);
+    if (rt_load_relaxed(&pd->refs) & PD_CLOSING) {
+        rt_pd_unlock(pd); /* we entered before gort_close, which then evicted the parked ops */
         return -EBADF;
     }
     if (op->kind != IO_POLL) {
@@ -392,7 +454,7 @@ static int64_t io_do(rt_ioop *op)
     if (sysg)
         rt_xadd(&rt_netpoll_syswaiters, 1);
     rt_xadd(&rt_netpoll_waiters, 1);
-    int64_t r = b->wait(pd, op); /* releases pd->lock */
+    r = b->wait(pd, op); /* releases pd->lock */
     if (rt_xadd(&rt_netpoll_waiters, (uint32_t)-1) == 0 && rt_load(&pollforever))
         rt_netpollbreak(); /* the blocked poller has nothing left to wait for (see rt_netpoll) */
     if (sysg)
@@ -401,16 +463,80 @@ static int64_t io_do(rt_ioop *op)
     rt_pd_lock(pd);
     rt_io_unlink(pd, op);
     uint8_t why = op->why;
-    rt_g *closer = NULL;
-    if (pd->closing && pd->ops == NULL && pd->closer != NULL) {
-        closer = pd->closer;
-        pd->closer = NULL;
-    }
     rt_pd_unlock(pd);
-    if (closer != NULL)
-        rt_ready(closer, false);
     if (why != IO_WHY_NONE && (r == -ECANCELED || r == -EINTR || r == -EAGAIN))
         r = why == IO_WHY_TIMEOUT ? -ETIMEDOUT : -EBADF;
+    return r;
+}
+
+/* One gort call (Go: fd.incref ... fd.decref around a Read or a Write):
+ * from before its first system call on the fd to after its last, every
+ * one of them, it holds a reference on the fd's pollDesc, so that
+ * gort_close waits for it, and it stops at its next step once gort_close
+ * has begun. A call that writes in several steps (a short write retried,
+ * writev's batches) holds one reference for all of them: its rest never
+ * goes to a file that got the number after the close. */
+typedef struct io_call {
+    rt_pollDesc *pd; /* the reference held; NULL: none (see io_begin) */
+    bool g;          /* in a goroutine */
+} io_call;
+
+/* Begin a call on fd: 0, or -EBADF (fd < 0; gort_close has begun). No
+ * reference is taken by a thread that is not a goroutine (its plain
+ * system calls may block for ever; as with close(2) in C, gort_close
+ * does not wait for them), nor for an fd beyond the table. */
+static inline int64_t io_begin(io_call *c, int fd)
+{
+    c->pd = NULL;
+    c->g = in_goroutine();
+    if (fd < 0)
+        return -EBADF;
+    if (!c->g)
+        return 0;
+    rt_pollDesc *pd = pd_get(fd);
+    if (pd != NULL && !pd_incref(pd))
+        return -EBADF;
+    c->pd = pd;
+    return 0;
+}
+
+static inline void io_end(io_call *c)
+{
+    if (c->pd != NULL)
+        pd_decref(c->pd);
+}
+
+/* One step of call c: run op, parking the goroutine while it waits. */
+static int64_t io_do(io_call *c, rt_ioop *op)
+{
+    if ((op->kind == IO_PREAD || op->kind == IO_PWRITE) && op->off < 0)
+        return -EINVAL;
+    if (!c->g) {
+        /* The plain system call; it reads the type cache but does not
+         * fill it (it holds no reference). */
+        int64_t r = io_ftype(pd_get(op->fd), op, false);
+        return r < 0 ? r : rt_io_syscall(op);
+    }
+    rt_preemptpoint();
+    const rt_netpoll_ops *b = netpoll();
+    if (c->pd == NULL) {
+        int64_t r = io_ftype(NULL, op, false); /* an fd beyond the table: no pollDesc */
+        return r < 0 ? r : io_syscall_bracket(op);
+    }
+    if (rt_load_relaxed(&c->pd->refs) & PD_CLOSING)
+        return -EBADF; /* gort_close has begun: the call stops here (a long write: the count so far) */
+    return io_do_ref(b, c->pd, op);
+}
+
+/* A call of one step. */
+static int64_t io_one(rt_ioop *op)
+{
+    io_call c;
+    int64_t r = io_begin(&c, op->fd);
+    if (r < 0)
+        return r;
+    r = io_do(&c, op);
+    io_end(&c);
     return r;
 }
 
@@ -538,20 +664,23 @@ int gort_close(int fd)
     netpoll();
     bool g = in_goroutine();
     rt_pd_lock(pd);
-    if (pd->closing) {
+    if (rt_load_relaxed(&pd->refs) & PD_CLOSING) {
         rt_pd_unlock(pd);
         return -EBADF; /* closed concurrently */
     }
-    pd->closing = true;
+    rt_xadd(&pd->refs, PD_CLOSING); /* no call enters from here on */
     rt_g *list = pd_evict(pd, 2, IO_WHY_CLOSED);
     rt_pd_unlock(pd);
     ready_list(list);
 
-    /* Wait until no op is still in the kernel. */
+    /* Wait until no call is inside: none parked, none in the kernel, none
+     * about to make a system call on the fd from its own thread (the
+     * acquire pairs with each caller's pd_decref, so all they did on the
+     * fd happens before the close(2) below). */
     rt_pd_lock(pd);
-    while (pd->ops != NULL) {
+    while (rt_load_acq(&pd->refs) != PD_CLOSING) {
         if (g) {
-            pd->closer = rt_curg(); /* the last op to leave readies us */
+            pd->closer = rt_curg(); /* the last call out readies us (pd_decref) */
             rt_park(rt_pd_unlockf, pd, WR_IO_WAIT);
         } else {
             rt_pd_unlock(pd);
@@ -559,6 +688,7 @@ int gort_close(int fd)
         }
         rt_pd_lock(pd);
     }
+    rt_assert(pd->ops == NULL);
     rt_pd_unlock(pd);
 
     dl_lock(pd);
@@ -572,7 +702,7 @@ int gort_close(int fd)
     int saved = errno;
     int r = close(fd) < 0 ? -errno : 0;
     errno = saved;
-    pd->closing = false;
+    rt_xadd(&pd->refs, (uint32_t)-PD_CLOSING); /* not a store: a call backing out may hold 1 */
     rt_pd_unlock(pd);
     return r;
 }
@@ -587,15 +717,15 @@ static inline void epipecheck(int fd, int64_t r)
         raise(SIGPIPE);
 }
 
-/* Write all of op->buf[0..n) (Go's fd.Write loop). */
-static ssize_t write_all(rt_ioop *op)
+/* Write all of op->buf[0..n) (Go's fd.Write loop), in steps of call c. */
+static ssize_t write_steps(io_call *c, rt_ioop *op)
 {
     char *base = op->buf;
     size_t n = op->n, done = 0;
     do {
         op->buf = base + done;
         op->n = n - done;
-        int64_t r = io_do(op);
+        int64_t r = io_do(c, op);
         if (r <= 0) {
             if (done > 0)
                 return (ssize_t)done; /* the next call reports the error */
@@ -607,22 +737,36 @@ static ssize_t write_all(rt_ioop *op)
     return (ssize_t)done;
 }
 
+/* A call of several steps: steps(c, arg) with one reference held. */
+#define IO_CALL(fd, steps, ...)                                                                      \
+    ({                                                                                               \
+        io_call c_;                                                                                  \
+        int64_t r_ = io_begin(&c_, (fd));                                                            \
+        if (r_ == 0) {                                                                               \
+            r_ = (int64_t)steps(&c_, __VA_ARGS__);                                                   \
+            io_end(&c_);                                                                             \
+        }                                                                                            \
+        (ssize_t)r_;                                                                                 \
+    })
+
+static ssize_t write_all(rt_ioop *op) { return IO_CALL(op->fd, write_steps, op); }
+
 ssize_t gort_read(int fd, void *buf, size_t n)
 {
     rt_ioop op = {.kind = IO_READ, .fd = fd, .buf = buf, .n = n};
-    return (ssize_t)io_do(&op);
+    return (ssize_t)io_one(&op);
 }
 
 ssize_t gort_pread(int fd, void *buf, size_t n, off_t off)
 {
     rt_ioop op = {.kind = IO_PREAD, .fd = fd, .buf = buf, .n = n, .off = off};
-    return (ssize_t)io_do(&op);
+    return (ssize_t)io_one(&op);
 }
 
 ssize_t gort_readv(int fd, const struct iovec *iov, int iovcnt)
 {
     rt_ioop op = {.kind = IO_READV, .fd = fd, .iov = iov, .iovcnt = iovcnt};
-    return (ssize_t)io_do(&op);
+    return (ssize_t)io_one(&op);
 }
 
 ssize_t gort_write(int fd, const void *buf, size_t n)
@@ -633,13 +777,13 @@ ssize_t gort_write(int fd, const void *buf, size_t n)
     return write_all(&op);
 }
 
-ssize_t gort_pwrite(int fd, const void *buf, size_t n, off_t off)
+static ssize_t pwrite_steps(io_call *c, int fd, const void *buf, size_t n, off_t off)
 {
     size_t done = 0;
     while (done < n || n == 0) {
         rt_ioop op = {.kind = IO_PWRITE, .write = true, .fd = fd, .buf = (char *)buf + done,
                       .n = n - done, .off = off + (off_t)done};
-        int64_t r = io_do(&op);
+        int64_t r = io_do(c, &op);
         if (n == 0)
             return (ssize_t)r;
         if (r <= 0) {
@@ -653,12 +797,15 @@ ssize_t gort_pwrite(int fd, const void *buf, size_t n, off_t off)
     return (ssize_t)done;
 }
 
+ssize_t gort_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    return IO_CALL(fd, pwrite_steps, fd, buf, n, off);
+}
+
 #define WRITEV_BATCH 64
 
-ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt)
+static ssize_t writev_steps(io_call *c, int fd, const struct iovec *iov, int iovcnt)
 {
-    if (iovcnt < 0 || iovcnt > IOV_MAX)
-        return -EINVAL;
     size_t total = 0;
     int i = 0;
     /* Whole-buffer semantics, as gort_write: copy up to WRITEV_BATCH
@@ -677,7 +824,7 @@ ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt)
             if (first == k)
                 break;
             rt_ioop op = {.kind = IO_WRITEV, .write = true, .fd = fd, .iov = v + first, .iovcnt = k - first};
-            int64_t r = io_do(&op);
+            int64_t r = io_do(c, &op);
             if (r <= 0) {
                 if (total > 0)
                     return (ssize_t)total;
@@ -700,10 +847,17 @@ ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt)
     return (ssize_t)total;
 }
 
+ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (iovcnt < 0 || iovcnt > IOV_MAX)
+        return -EINVAL;
+    return IO_CALL(fd, writev_steps, fd, iov, iovcnt);
+}
+
 int gort_accept(int lfd, struct sockaddr *addr, socklen_t *len)
 {
     rt_ioop op = {.kind = IO_ACCEPT, .fd = lfd, .addr = addr, .alen = len, .flags = SOCK_CLOEXEC};
-    int fd = (int)io_do(&op);
+    int fd = (int)io_one(&op);
     if (fd >= 0) {
         /* Go sets TCP_NODELAY on every TCP connection; on a socket that is
          * not TCP (a Unix one) the call fails and changes nothing. */
@@ -717,13 +871,13 @@ int gort_accept(int lfd, struct sockaddr *addr, socklen_t *len)
 int gort_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     rt_ioop op = {.kind = IO_CONNECT, .write = true, .fd = fd, .caddr = addr, .clen = len};
-    return (int)io_do(&op);
+    return (int)io_one(&op);
 }
 
 ssize_t gort_recv(int fd, void *buf, size_t n, int flags)
 {
     rt_ioop op = {.kind = IO_RECV, .fd = fd, .buf = buf, .n = n, .flags = flags};
-    return (ssize_t)io_do(&op);
+    return (ssize_t)io_one(&op);
 }
 
 ssize_t gort_send(int fd, const void *buf, size_t n, int flags)
@@ -731,7 +885,7 @@ ssize_t gort_send(int fd, const void *buf, size_t n, int flags)
     rt_ioop op = {.kind = IO_SEND, .write = true, .fd = fd, .buf = (void *)buf, .n = n,
                   .flags = flags | MSG_NOSIGNAL};
     if (n == 0)
-        return (ssize_t)io_do(&op);
+        return (ssize_t)io_one(&op);
     return write_all(&op);
 }
 
@@ -743,13 +897,14 @@ ssize_t gort_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a
     if (m.msg_namelen == 0)
         m.msg_name = NULL;
     rt_ioop op = {.kind = IO_RECVMSG, .fd = fd, .msg = &m, .flags = flags};
-    int64_t r = io_do(&op);
+    int64_t r = io_one(&op);
     if (r >= 0 && len != NULL)
         *len = addr != NULL ? m.msg_namelen : 0;
     return (ssize_t)r;
 }
 
-ssize_t gort_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len)
+static ssize_t sendto_steps(io_call *c, int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+                            socklen_t len)
 {
     size_t done = 0;
     do {
@@ -757,7 +912,7 @@ ssize_t gort_sendto(int fd, const void *buf, size_t n, int flags, const struct s
         struct msghdr m = {.msg_name = (void *)addr, .msg_namelen = addr != NULL ? len : 0, .msg_iov = &v,
                            .msg_iovlen = 1};
         rt_ioop op = {.kind = IO_SENDMSG, .write = true, .fd = fd, .msg = &m, .flags = flags | MSG_NOSIGNAL};
-        int64_t r = io_do(&op);
+        int64_t r = io_do(c, &op);
         if (r < 0 || (r == 0 && n > 0)) {
             if (done > 0)
                 return (ssize_t)done;
@@ -766,6 +921,11 @@ ssize_t gort_sendto(int fd, const void *buf, size_t n, int flags, const struct s
         done += (size_t)r; /* a datagram goes whole or not at all */
     } while (done < n);
     return (ssize_t)done;
+}
+
+ssize_t gort_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len)
+{
+    return IO_CALL(fd, sendto_steps, fd, buf, n, flags, addr, len);
 }
 
 /* gort_poll_fd's timeout: end the op if it is still parked. */
@@ -792,12 +952,23 @@ int gort_poll_fd(int fd, short events, int64_t timeout_ns)
 {
     if (fd < 0)
         return -EBADF;
-    if (!in_goroutine() || timeout_ns == 0) {
+    if (!in_goroutine()) {
         int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
         if (timeout_ns > (int64_t)INT32_MAX * 1000000)
             ms = -1;
         rt_ioop op = {.kind = IO_POLL, .fd = fd, .flags = events, .off = ms};
-        return (int)rt_io_syscall(&op);
+        return (int)rt_io_syscall(&op); /* plain, as io_do */
+    }
+    if (timeout_ns == 0) {
+        /* at once, on this thread, holding a reference */
+        io_call c;
+        int64_t r = io_begin(&c, fd);
+        if (r < 0)
+            return (int)r;
+        rt_ioop op = {.kind = IO_POLL, .fd = fd, .flags = events, .off = 0};
+        r = rt_io_syscall(&op);
+        io_end(&c);
+        return (int)r;
     }
     rt_ioop op = {.kind = IO_POLL, .fd = fd, .flags = events | POLLERR | POLLHUP};
     rt_timer t;
@@ -809,7 +980,7 @@ int gort_poll_fd(int fd, short events, int64_t timeout_ns)
         t.arg = &op;
         rt_addtimer(&t);
     }
-    int64_t r = io_do(&op);
+    int64_t r = io_one(&op);
     if (timeout_ns > 0)
         rt_deltimer_sync(&t);
     if (r == -ETIMEDOUT)

@@ -96,12 +96,23 @@ typedef struct rt_ioop {
 enum { PD_UNKNOWN = 0, PD_FILE = 1, PD_SOCK = 2, PD_FIFO = 3, PD_OTHER = 4 };
 
 /* Per-fd state (Go: pollDesc), made on first use and never freed: the
- * table slot belongs to the fd number. Guarded by lock unless noted. */
+ * table slot belongs to the fd number. Guarded by lock unless noted.
+ *
+ * refs (Go: fdMutex, reduced to what an int fd needs): PD_CLOSING | n,
+ * where n counts the goroutines inside a gort call on the fd, from
+ * before its first system call on it (fstat included) to after its last;
+ * atomic, changed without the lock except as said. The bit is set and
+ * cleared only by gort_close, under the lock. So:
+ *   - a call that adds 1 and sees the bit backs out (-EBADF);
+ *   - PD_CLOSING set and n == 0: no call can touch the fd until the bit
+ *     is cleared, which gort_close does after close(2);
+ *   - every op in ops holds a reference: n >= |ops|. */
+#define PD_CLOSING 0x80000000u
 typedef struct rt_pollDesc {
     rt_lock lock;
-    bool closing;                /* gort_close started: new ops fail with -EBADF */
+    uint32_t refs;               /* PD_CLOSING | calls inside (see above) */
     rt_ioop *ops;                /* ops parked (in the kernel, for io_uring) */
-    rt_g *closer;                /* gort_close waiting for ops to drain */
+    rt_g *closer;                /* gort_close parked until refs drain to PD_CLOSING */
     int64_t rd, wd;              /* deadlines (gort_nanotime), 0 none */
     rt_timer rt, wt;             /* fire at rd / wd */
     uint32_t dlmu;               /* serialises deadline timer updates (spin flag) */
@@ -116,7 +127,8 @@ typedef struct rt_netpoll_ops {
     const char *name;
     int (*init)(void);                              /* 0 or -errno */
     /* Optional: try op at once, without the pollDesc lock and without
-     * blocking; -EAGAIN if it must wait. */
+     * blocking (the caller holds a reference, pd->refs); -EAGAIN if it
+     * must wait. */
     int64_t (*try_)(rt_pollDesc *pd, rt_ioop *op);
     /* Run op for the current goroutine, parking it; pd->lock is held on
      * entry and released by the backend. Returns the result. */
@@ -141,7 +153,10 @@ static inline void rt_pd_lock(rt_pollDesc *pd) { rt_lock_acquire_rank(&pd->lock,
 static inline void rt_pd_unlock(rt_pollDesc *pd) { rt_lock_release(&pd->lock); }
 bool rt_pd_unlockf(rt_g *gp, void *pd);
 
-/* The fd's type, from the cache or fstat (pd may be NULL: no cache). */
+/* The fd's type, from the cache or fstat (pd may be NULL: no cache).
+ * Pass pd only holding a reference (pd->refs): a store from a call that
+ * gort_close does not wait for could land after close(2) and describe the
+ * next file to get the number. */
 uint8_t rt_fdtype(rt_pollDesc *pd, int fd, bool fresh);
 /* Called by a backend when op completed (pd->lock held): unlink it. */
 void rt_io_unlink(rt_pollDesc *pd, rt_ioop *op);

@@ -257,7 +257,9 @@ static bool unlock_sq_pd(rt_g *gp, void *arg)
  * would be a wasted system call in request-response traffic, and a write
  * through the ring is submitted in the same io_uring_enter as the reads
  * (measured on the echo benchmark: 156-166K round trips/s through the
- * ring, 142K with a direct send first). */
+ * ring, 142K with a direct send first). These direct calls, and the
+ * fstat in rt_fdtype, run while the call holds its reference on pd
+ * (netpoll.c): gort_close waits for them before close(2). */
 /* pwritev2/preadv2 with RWF_NOWAIT, inside the SIGPIPE bracket. */
 static int64_t rw_nowait(rt_ioop *op)
 {
