@@ -595,6 +595,94 @@ static void test_explicit_free_and_collector(void **state)
     run_main(mixed_body, NULL);
 }
 
+/* ---- the heap stays bounded ------------------------------------------------------------ */
+
+static long rssbytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char l[256];
+    long kb = 0;
+    while (f != NULL && fgets(l, sizeof(l), f))
+        if (strncmp(l, "VmRSS:", 6) == 0)
+            kb = atol(l + 6);
+    if (f != NULL)
+        fclose(f);
+    return kb * 1024;
+}
+
+enum { NCHURN = 20000, SZCHURN = 1024 };
+static void **churnslots;
+
+/* A live set of 20 MB whose objects are replaced at random iters times; the
+ * largest HeapInuse and RSS seen after warm-up. */
+static void longchurn(long iters, uint64_t *maxinuse, long *maxrss)
+{
+    churnslots = gort_alloc(NCHURN * sizeof(void *));
+    for (long i = 0; i < NCHURN; i++)
+        churnslots[i] = gort_alloc(SZCHURN);
+    uint64_t s = 88172645463325252ull;
+    *maxinuse = 0;
+    *maxrss = 0;
+    gort_memstats_t ms;
+    for (long k = 0; k < iters; k++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        char *p = gort_alloc(SZCHURN);
+        p[0] = 1;
+        churnslots[s % NCHURN] = p;
+        if (k % 10000 == 0 && k >= 5 * NCHURN) {
+            gort_read_memstats(&ms);
+            if (ms.HeapInuse > *maxinuse)
+                *maxinuse = ms.HeapInuse;
+            long r = rssbytes();
+            if (r > *maxrss)
+                *maxrss = r;
+        }
+    }
+    churnslots = NULL;
+}
+
+static void bounded_body(void *arg)
+{
+    (void)arg;
+    if (getenv("GORTGC") != NULL)
+        return; /* the bound is GOGC=100's */
+    uint64_t maxinuse;
+    long maxrss;
+    longchurn(600000, &maxinuse, &maxrss);
+    CHECK(maxinuse <= (uint64_t)(2.2 * NCHURN * SZCHURN)); /* the bound at GOGC=100 */
+}
+
+static void test_bounded_heap(void **state)
+{
+    (void)state;
+    run_main(bounded_body, NULL);
+}
+
+static void memlimit_body(void *arg)
+{
+    (void)arg;
+    int64_t limit = (int64_t)64 << 20; /* live 20 MB, collector off: only the limit bounds it */
+    int old = gort_set_gc_percent(-1);
+    int64_t oldlim = gort_set_memory_limit(limit);
+    uint64_t maxinuse;
+    long maxrss;
+    longchurn(200000, &maxinuse, &maxrss); /* near the limit cycles come often: fewer rounds */
+    gort_memstats_t ms;
+    gort_read_memstats(&ms);
+    CHECK(ms.NumGC > 0);
+    CHECK(maxrss < limit);
+    gort_set_memory_limit(oldlim);
+    gort_set_gc_percent(old);
+}
+
+static void test_memory_limit(void **state)
+{
+    (void)state;
+    run_main(memlimit_body, NULL);
+}
+
 /* ---- finalizers ------------------------------------------------------------------------------ */
 
 typedef struct fobj {
@@ -722,7 +810,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_preempted_loop_root),   cmocka_unit_test(test_foreign_thread_roots),
         cmocka_unit_test(test_gort_run_caller_root),  cmocka_unit_test(test_gc_percent_and_limit),
         cmocka_unit_test(test_explicit_free_and_collector), cmocka_unit_test(test_finalizers),
-        cmocka_unit_test(test_finalizer_order),
+        cmocka_unit_test(test_finalizer_order),       cmocka_unit_test(test_bounded_heap),
+        cmocka_unit_test(test_memory_limit),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
