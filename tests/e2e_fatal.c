@@ -31,11 +31,13 @@ static void lock_twice(void *arg)
 
 static void fin_noop(void *p) { (void)p; }
 
+#define NHIDDEN 100
 static uintptr_t *hidden;
 static void hide(void *arg)
 {
     (void)arg;
-    *hidden = (uintptr_t)gort_alloc(1000) ^ 1; /* not a pointer the collector would see */
+    for (int i = 0; i < NHIDDEN; i++)
+        hidden[i] = (uintptr_t)gort_alloc(1000) ^ 1; /* not a pointer the collector would see */
     gort_wg_done(&wg);
 }
 
@@ -271,12 +273,13 @@ int gort_main(int argc, char **argv)
         gort_gc_remove_roots(area);
     } else if (!strcmp(c, "free_collected")) { /* with GORTDEBUG=checkfree=1 */
         /* the only pointer is in malloc'd memory: invisible, so collected */
-        hidden = malloc(sizeof(uintptr_t));
+        hidden = malloc(NHIDDEN * sizeof(uintptr_t));
         gort_wg_add(&wg, 1);
-        gort_go(hide, NULL); /* on a goroutine that exits: no stale copy anywhere */
+        gort_go(hide, NULL); /* on a goroutine that exits: no stale copy on a live stack */
         gort_wg_wait(&wg);
         gort_gc();
-        gort_free((void *)(*hidden ^ 1));
+        for (int i = 0; i < NHIDDEN; i++) /* a conservative scan may keep one; not a hundred */
+            gort_free((void *)(hidden[i] ^ 1));
     } else if (!strcmp(c, "free_foreign")) {
         void *p = malloc(64);
         gort_free(p);
