@@ -174,12 +174,18 @@ void rt_lock_acquire_rank(rt_lock *l, int rank)
 
 void rt_lock_release(rt_lock *l)
 {
+    /* Nothing is read from *l after the release: the next owner may free
+     * it at once (a channel's lock, freed by the receiver that the release
+     * lets run: test_chan.test_ticker_churn, under ASan). The futex wake
+     * still uses the address; on memory reused since, it is a spurious
+     * wakeup, which every futex sleeper tolerates (as in Go). */
+    int rank = l->rank;
     uint32_t v = rt_xchg(&l->key, LOCK_UNLOCKED);
     if (rt_unlikely(v == LOCK_UNLOCKED))
         rt_throw("unlock of unlocked lock");
     if (v == LOCK_SLEEPING)
         futexwakeup(&l->key, 1);
-    rank_release(l, l->rank);
+    rank_release(l, rank);
     mlocks(-1);
 }
 
