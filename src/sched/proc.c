@@ -1750,13 +1750,18 @@ static rt_g *stealwork(rt_p *pp, int rounds, bool stealnext, bool *inherit, bool
     return NULL;
 }
 
+/* Runs without a P, so procresize may be adding Ps: allp's slots are read
+ * as rt_retake reads them. */
 static bool anywork(void)
 {
     if (rt_load_relaxed(&sched.runqsize) != 0)
         return true;
-    for (int32_t i = 0; i < rt_procs(); i++)
-        if (!rt_runqempty(rt_allp[i]))
+    int32_t np = rt_procs();
+    for (int32_t i = 0; i < np; i++) {
+        rt_p *pp = rt_load_acq(&rt_allp[i]);
+        if (pp != NULL && !rt_runqempty(pp))
             return true;
+    }
     return false;
 }
 

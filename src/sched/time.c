@@ -287,12 +287,18 @@ int64_t rt_checktimers(rt_p *pp, int64_t now, bool *ran)
     return next;
 }
 
-/* Earliest timer over all Ps, read without locks (Go: nobarrierWakeTime). */
+/* Earliest timer over all Ps, read without locks (Go: nobarrierWakeTime).
+ * An M without a P calls it while procresize may be adding Ps: allp's
+ * slots are read as rt_retake reads them. */
 int64_t rt_nobarrier_earliest_timer(void)
 {
     int64_t next = 0;
-    for (int32_t i = 0; i < rt_procs(); i++) {
-        int64_t w = rt_load(&rt_allp[i]->timer0when);
+    int32_t np = rt_procs();
+    for (int32_t i = 0; i < np; i++) {
+        rt_p *pp = rt_load_acq(&rt_allp[i]);
+        if (pp == NULL)
+            continue;
+        int64_t w = rt_load(&pp->timer0when);
         if (w != 0 && (next == 0 || w < next))
             next = w;
     }
