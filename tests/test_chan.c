@@ -645,6 +645,45 @@ static void test_ticker_churn(void **state)
     run_main(ticker_churn_body, NULL);
 }
 
+/* The timer watcher (the M asleep until the earliest timer) has one waker
+ * per sleep (proc.c, "Waking an idle M"). Sleepers here keep adding timers
+ * earlier than the one it watches, so that a re-arm wakes it, while the
+ * timers that fire keep readying goroutines, so that rt_startm takes idle
+ * Ms, the watcher often first. Both used to wake the same sleep: the
+ * second wakeup, when it landed after the watcher's clear, woke its next
+ * rt_stopm without a P (ticker_churn crashed so about once in 30 to 100
+ * runs under ASan). The runtime throws on any second wakeup now, so a
+ * regression fails here at once. More Ps than CPUs: more idle Ms. */
+static int64_t rearm_until;
+
+static void rearm_sleeper(void *arg)
+{
+    long seed = (long)arg;
+    for (long i = 0; gort_nanotime() < rearm_until; i++)
+        gort_sleep((i + seed) % 4 == 0 ? ms(1) : ((i * 7 + seed) % 50 + 1) * 1000);
+    gort_wg_done(&wg);
+}
+
+static void timer_rearm_body(void *arg)
+{
+    (void)arg;
+    int procs = gort_maxprocs(0);
+    gort_maxprocs(procs < 4 ? 4 : procs);
+    rearm_until = gort_nanotime() + ms(500);
+    int n = gort_maxprocs(0) * 2;
+    gort_wg_add(&wg, n);
+    for (long i = 0; i < n; i++)
+        gort_go(rearm_sleeper, (void *)i);
+    gort_wg_wait(&wg);
+    gort_maxprocs(procs);
+}
+
+static void test_timer_rearm_wakeups(void **state)
+{
+    (void)state;
+    run_main(timer_rearm_body, NULL);
+}
+
 /* Issue 12, 2 and 3: deadlines past the end of time never fire (Go caps
  * them); they used to overflow to "now" (gort_after fired at once) or to a
  * ticker that was always due (one P looped in checktimers for ever). */
@@ -730,6 +769,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_select_wake),    cmocka_unit_test(test_select_fairness),
         cmocka_unit_test(test_select_many),    cmocka_unit_test(test_timers),
         cmocka_unit_test(test_ticker_churn),   cmocka_unit_test(test_timer_overflow),
+        cmocka_unit_test(test_timer_rearm_wakeups),
         cmocka_unit_test(test_foreign_thread),
     };
     if (argc > 1)

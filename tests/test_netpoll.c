@@ -1,7 +1,8 @@
 /* test_netpoll.c - blocking I/O that parks only the goroutine (gort/io.h):
  * every call, partial reads and writes, EOF and resets, blocking fds,
  * deadlines, gort_close while parked, GOMAXPROCS changes under I/O, calls
- * from foreign threads, and signals delivered to channels.
+ * from foreign threads, signals delivered to channels, and timers re-armed
+ * while the timer watcher polls.
  *
  * Loopback and local fds only. ctest runs each test twice (CMakeLists.txt):
  * netpoll.X on the default poller (io_uring where the kernel has it) and
@@ -3071,6 +3072,117 @@ static void test_signal_full_chan(void **state)
     run_np(signal_full_body);
 }
 
+/* ==== 11. timers re-armed while the timer watcher polls ======================== */
+
+/* While goroutines wait on I/O the timer watcher sleeps in the poller
+ * (proc.c, stopm_timers) and an earlier timer breaks the poll; a watcher
+ * that watched timers only, on its note, is replaced by one that polls.
+ * Sleepers add timers earlier than the watched one while pairs ping-pong
+ * over socketpairs with short sleeps in between, so the watcher moves
+ * between its note and the poller and rt_startm keeps taking idle Ms:
+ * every sleep of an M still has one waker (the runtime throws on a
+ * second), and no goroutine or byte is lost. Each pair runs for 500 ms
+ * and 100 rounds at least, however slow the machine (the watchdog ends a
+ * hang). More Ps than CPUs: more idle Ms. */
+#define NREARM 4
+#define REARM_ROUNDS 100
+
+typedef struct rearm_pp {
+    int fd;
+    bool pinger;
+    long rounds;
+    int failed;
+} rearm_pp;
+
+static int64_t rearm_until;
+static int rearm_stop;
+static gort_waitgroup_t rearm_pairs, rearm_sleepers;
+
+static void rearm_sleeper(void *arg)
+{
+    long seed = (long)arg;
+    for (long i = 0; !__atomic_load_n(&rearm_stop, __ATOMIC_SEQ_CST); i++)
+        gort_sleep((i + seed) % 4 == 0 ? ms(1) : ((i * 7 + seed) % 50 + 1) * 1000);
+    gort_wg_done(&rearm_sleepers);
+}
+
+/* The pinger sends 0, 2, 4, ... and ends with UINT32_MAX; the ponger
+ * answers each with one more. */
+static void rearm_pingpong(void *arg)
+{
+    rearm_pp *p = arg;
+    for (uint32_t i = 0;; i++) {
+        uint32_t v;
+        if (p->pinger) {
+            gort_sleep((int64_t)(i % 40 + 1) * 1000);
+            v = now() < rearm_until || i < REARM_ROUNDS ? 2 * i : UINT32_MAX;
+            if (gort_write(p->fd, &v, 4) != 4) {
+                p->failed = (int)i + 1;
+                break;
+            }
+            if (v == UINT32_MAX)
+                break;
+            if (!rd_full(p->fd, &v, 4) || v != 2 * i + 1) {
+                p->failed = (int)i + 1;
+                break;
+            }
+        } else {
+            if (!rd_full(p->fd, &v, 4)) {
+                p->failed = (int)i + 1;
+                break;
+            }
+            if (v == UINT32_MAX)
+                break;
+            v++;
+            if (gort_write(p->fd, &v, 4) != 4) {
+                p->failed = (int)i + 1;
+                break;
+            }
+        }
+        p->rounds++;
+    }
+    gort_wg_done(&rearm_pairs);
+}
+
+static void timer_rearm_body(void *arg)
+{
+    (void)arg;
+    int old = gort_maxprocs(0);
+    gort_maxprocs(old < 4 ? 4 : old);
+    rearm_until = now() + ms(500);
+    static rearm_pp ps[2 * NREARM];
+    static int fds[NREARM][2];
+    int nsleep = 2 * gort_maxprocs(0);
+    gort_wg_add(&rearm_sleepers, nsleep);
+    for (long i = 0; i < nsleep; i++)
+        gort_go(rearm_sleeper, (void *)i);
+    gort_wg_add(&rearm_pairs, 2 * NREARM);
+    for (int i = 0; i < NREARM; i++) {
+        unix_pair(fds[i]);
+        ps[2 * i] = (rearm_pp){.fd = fds[i][0], .pinger = true};
+        ps[2 * i + 1] = (rearm_pp){.fd = fds[i][1], .pinger = false};
+        gort_go(rearm_pingpong, &ps[2 * i]);
+        gort_go(rearm_pingpong, &ps[2 * i + 1]);
+    }
+    gort_wg_wait(&rearm_pairs);
+    __atomic_store_n(&rearm_stop, 1, __ATOMIC_SEQ_CST);
+    gort_wg_wait(&rearm_sleepers);
+    for (int i = 0; i < 2 * NREARM; i++)
+        TRUEF(!ps[i].failed && ps[i].rounds >= REARM_ROUNDS, "goroutine %d (%s): failed at round %d, %ld rounds", i,
+              ps[i].pinger ? "ping" : "pong", ps[i].failed - 1, ps[i].rounds);
+    for (int i = 0; i < NREARM; i++) {
+        EQ(gort_close(fds[i][0]), 0);
+        EQ(gort_close(fds[i][1]), 0);
+    }
+    gort_maxprocs(old);
+}
+
+static void test_timer_rearm_poller(void **state)
+{
+    (void)state;
+    run_np(timer_rearm_body);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -3114,6 +3226,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_signal_invalid),
         cmocka_unit_test(test_signal_sigint),
         cmocka_unit_test(test_signal_full_chan),
+        cmocka_unit_test(test_timer_rearm_poller),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -16,9 +16,14 @@
  * unranked locks are an error).
  *
  * rt_note is a one-shot event: rt_notewakeup sets key=1 and wakes the
- * sleeper; rt_notesleep waits for key != 0. Unlike Go's, a second wakeup is
- * tolerated (it is idempotent): several wakers may race to wake an idle M
- * (a timer re-arm and startm), and the loser's wakeup is harmless. */
+ * sleeper; rt_notesleep waits for key != 0. Unlike Go's, rt_notewakeup
+ * tolerates a second wakeup before the clear (it is idempotent). A sleeper
+ * that takes being woken as being handed something (an M on its park note:
+ * a P) needs Go's rule, rt_notewakeup_once, which throws on a second
+ * wakeup: two wakers of one sleep merge into one wakeup, and if the second
+ * lands after the sleeper's clear it wakes the next sleep with nothing
+ * handed over. That was the timer watcher woken both by a timer re-arm and
+ * by rt_startm: its next rt_stopm woke without a P (proc.c, stopm_timers). */
 #include "sched.h"
 #include "../debug/debug.h"
 #include "../os/os.h"
@@ -195,6 +200,13 @@ void rt_notewakeup(rt_note *n)
 {
     if (rt_xchg(&n->key, 1) == 0)
         futexwakeup(&n->key, 1);
+}
+
+void rt_notewakeup_once(rt_note *n)
+{
+    if (rt_xchg(&n->key, 1) != 0)
+        rt_throw("notewakeup - double wakeup");
+    futexwakeup(&n->key, 1);
 }
 
 static void notesleep(rt_note *n)

@@ -36,7 +36,8 @@ extern __thread void *rt_gc_threadrec __attribute__((tls_model("initial-exec")))
 void rt_gc_blocking(void (*fn)(void *), void *arg);
 void rt_lock_release(rt_lock *l);
 void rt_noteclear(rt_note *n);
-void rt_notewakeup(rt_note *n);
+void rt_notewakeup(rt_note *n);      /* idempotent: a second before the clear does nothing */
+void rt_notewakeup_once(rt_note *n); /* Go's: a second wakeup before the clear throws */
 void rt_notesleep(rt_note *n);
 bool rt_notetsleep(rt_note *n, int64_t ns); /* true if woken, false on timeout */
 void rt_procyield(int cycles);

@@ -56,6 +56,15 @@
  * and only then call unlockf to release the lock. So a waker that takes
  * the lock always finds a fully parked G whose stack nobody is running on.
  *
+ * Waking an idle M: an M asleep on its park note (rt_stopm, stopm_timers,
+ * stoplockedm) has exactly one waker per sleep, the one that took it off
+ * its role under sched.lock: rt_startm off the idle list (handing it a P
+ * in nextp), rt_timerm_wake_locked off the timer watch (and off the idle
+ * list too), startlockedm by handing its locked G's M a P. A second
+ * waker's wakeup could land after the sleeper cleared its note and wake
+ * its next sleep without a P, so park notes are woken with
+ * rt_notewakeup_once, which throws on a second.
+ *
  * Stopping the world (rt_stoptheworld): set sched.gcwaiting, take idle Ps
  * and Ps in system calls, ask every running G to yield (preemptall: the
  * preempt flag and the preemption signal, again every 100 us until all
@@ -724,26 +733,38 @@ void rt_stopm(void)
     rt_lock_acquire(&sched.lock);
     mput(mp);
     rt_lock_release(&sched.lock);
-    for (;;) {
-        mp->blocked = true;
-        rt_notesleep(&mp->park);
-        mp->blocked = false;
-        rt_noteclear(&mp->park);
-        /* Only rt_startm hands us a P (nextp, set under sched.lock when it
-         * takes us off the idle list). A wake-up without one is stale: a
-         * waker of this M's earlier role (the timer watcher's) whose
-         * wake-up landed after we came here. We are still on the idle
-         * list, so sleep again. Seen as a crash in rt_acquirep(NULL)
-         * about once in 30 runs of test_chan.test_ticker_churn under ASan;
-         * which waker it was is not yet known. */
-        rt_lock_acquire(&sched.lock);
-        rt_p *pp = mp->nextp;
-        rt_lock_release(&sched.lock);
-        if (pp != NULL)
-            break;
-    }
+    mp->blocked = true;
+    rt_notesleep(&mp->park);
+    mp->blocked = false;
+    rt_noteclear(&mp->park);
+    /* Only rt_startm wakes an M on the idle list, with a P (see "Waking
+     * an idle M" above). */
+    if (mp->nextp == NULL)
+        rt_throw("rt_stopm: woken without a P");
     rt_acquirep(mp->nextp);
     mp->nextp = NULL;
+}
+
+/* With sched.lock held and sched.timerm set: make the timer watcher give
+ * up its watch and re-arm (an earlier timer, or a new watcher). Clearing
+ * timerm claims the watcher's wakeup; it is cleared before the poller is
+ * broken, so a poller that has not blocked yet sees it
+ * (rt_netpoll_stillwatcher) and does not. A watcher asleep on its note
+ * leaves the idle list here, so that rt_startm cannot find it and wake the
+ * same sleep a second time: that wakeup, unlocked, could land after the
+ * watcher had cleared its note and wake its next rt_stopm without a P
+ * (test_chan.test_ticker_churn crashed so now and then under ASan; two
+ * wakeups of one sleep happened in every run). */
+void rt_timerm_wake_locked(void)
+{
+    rt_m *mp = sched.timerm;
+    rt_store(&sched.timerm, NULL);
+    if (mp->inpoll) {
+        rt_netpollbreak();
+    } else {
+        mremove(mp);
+        rt_notewakeup_once(&mp->park);
+    }
 }
 
 /* stopm_timers: like rt_stopm, but this M is the one that sleeps until the
@@ -760,16 +781,10 @@ static bool stopm_timers(int64_t when, bool io)
         rt_stopm();
         return true;
     }
-    if (sched.timerm != NULL) {
-        /* We watch an earlier timer, or I/O it does not: the old watcher
-         * goes back to sleeping without a deadline. */
-        rt_m *old = sched.timerm;
-        rt_store(&sched.timerm, NULL);
-        if (old->inpoll)
-            rt_netpollbreak();
-        else
-            rt_notewakeup(&old->park);
-    }
+    /* We watch an earlier timer, or I/O the old watcher does not: it goes
+     * back to sleeping without a deadline. */
+    if (sched.timerm != NULL)
+        rt_timerm_wake_locked();
     rt_store(&sched.timerm, mp);
     sched.timerm_when = when;
     mp->inpoll = io;
@@ -809,11 +824,11 @@ static bool stopm_timers(int64_t when, bool io)
         rt_notetsleep(&mp->park, delay);
     mp->blocked = false;
 
+    /* Who claimed us, under sched.lock, is who wakes us, at most once. */
     rt_lock_acquire(&sched.lock);
-    if (sched.timerm == mp)
-        rt_store(&sched.timerm, NULL);
     if (mp->nextp != NULL) {
-        /* rt_startm picked us; its wakeup may still be on the way. */
+        /* rt_startm took us off the idle list and the watch; its wakeup
+         * may still be on the way. */
         rt_lock_release(&sched.lock);
         rt_notesleep(&mp->park);
         rt_noteclear(&mp->park);
@@ -821,9 +836,15 @@ static bool stopm_timers(int64_t when, bool io)
         mp->nextp = NULL;
         return true;
     }
-    mremove(mp);
-    rt_lock_release(&sched.lock);
+    if (sched.timerm == mp) {
+        /* The timer is due and nobody claimed us: leave both ourselves. */
+        rt_store(&sched.timerm, NULL);
+        mremove(mp);
+    }
+    /* Else rt_timerm_wake_locked claimed us, and its wakeup, given under
+     * the lock, has landed: clearing it here cannot miss one. */
     rt_noteclear(&mp->park);
+    rt_lock_release(&sched.lock);
     return false;
 }
 
@@ -898,7 +919,7 @@ void rt_startm(rt_p *pp, bool spinning)
     if (sched.timerm == nmp)
         rt_store_relaxed(&sched.timerm, NULL);
     rt_lock_release(&sched.lock);
-    rt_notewakeup(&nmp->park);
+    rt_notewakeup_once(&nmp->park);
     if (rt_load_relaxed(&sched.sysmonwait))
         rt_sysmon_wake();
 }
@@ -1983,6 +2004,10 @@ static void stoplockedm(void)
     rt_notesleep(&mp->park);
     mp->blocked = false;
     rt_noteclear(&mp->park);
+    /* Off the idle list and the timer watch: only startlockedm wakes us,
+     * with a P. */
+    if (mp->nextp == NULL)
+        rt_throw("stoplockedm: woken without a P");
     rt_lock_acquire(&sched.lock);
     sched.nmidlelocked--;
     rt_lock_release(&sched.lock);
@@ -1999,7 +2024,7 @@ static void startlockedm(rt_g *gp)
     /* Give our P to the locked M, which runs gp (its lockedg) at once. */
     rt_p *pp = rt_releasep();
     m2->nextp = pp;
-    rt_notewakeup(&m2->park);
+    rt_notewakeup_once(&m2->park);
     rt_stopm();
 }
 

@@ -83,6 +83,7 @@ void rt_gosched(void);
 void rt_goexit1(void) __attribute__((noreturn));
 void rt_wakep(void);
 void rt_injectglist(rt_g *list); /* the poller's goroutines, _Gwaiting, linked through schedlink */
+void rt_timerm_wake_locked(void); /* sched.lock held, sched.timerm set: make the watcher re-arm */
 uint32_t rt_fastrand(void);
 uint32_t rt_fastrandn(uint32_t n);
 int64_t rt_gcount(void);

@@ -41,7 +41,6 @@
 #include "sched.h"
 #include "../os/os.h"
 #include "../debug/debug.h"
-#include "../netpoll/netpoll.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -145,16 +144,8 @@ static void wake_timerm(int64_t when)
         return;
     }
     rt_lock_acquire(&rt_sched_.lock);
-    rt_m *mp = rt_sched_.timerm;
-    if (mp != NULL && when < rt_sched_.timerm_when) {
-        /* Cleared before the break: a poller that has not blocked yet
-         * sees it (rt_netpoll_stillwatcher) and does not. */
-        rt_store(&rt_sched_.timerm, NULL);
-        if (mp->inpoll)
-            rt_netpollbreak();
-        else
-            rt_notewakeup(&mp->park);
-    }
+    if (rt_sched_.timerm != NULL && when < rt_sched_.timerm_when)
+        rt_timerm_wake_locked();
     rt_lock_release(&rt_sched_.lock);
 }
 
