@@ -37,7 +37,7 @@ static void hide(void *arg)
 {
     (void)arg;
     for (int i = 0; i < NHIDDEN; i++)
-        hidden[i] = (uintptr_t)gort_alloc(1000) ^ 1; /* not a pointer the collector would see */
+        hidden[i] = ~(uintptr_t)gort_alloc(1000); /* outside the heap's range: not even an interior pointer */
     gort_wg_done(&wg);
 }
 
@@ -279,7 +279,7 @@ int gort_main(int argc, char **argv)
         gort_wg_wait(&wg);
         gort_gc();
         for (int i = 0; i < NHIDDEN; i++) /* a conservative scan may keep one; not a hundred */
-            gort_free((void *)(hidden[i] ^ 1));
+            gort_free((void *)~hidden[i]);
     } else if (!strcmp(c, "free_foreign")) {
         void *p = malloc(64);
         gort_free(p);
