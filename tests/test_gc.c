@@ -589,6 +589,38 @@ static void mixed_body(void *arg)
     CHECK(m1.HeapObjects <= m0.HeapObjects + 64);
 }
 
+/* A program that frees what it allocates does not collect for nothing:
+ * the pacer stops counting explicit frees once they reach their spans. */
+static void freeall_body(void *arg)
+{
+    (void)arg;
+    enum { W = 4096 };
+    void **win = gort_alloc(W * sizeof(void *));
+    gort_gc();
+    gort_memstats_t m0, m1;
+    gort_read_memstats(&m0);
+    uint64_t s = 88172645463325252ull;
+    for (long k = 0; k < 3000000; k++) { /* ~1.5 GB through a 2 MB window */
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        long i = (long)(s % W);
+        gort_free(win[i]);
+        win[i] = gort_alloc(8 + (s >> 32) % 1017);
+    }
+    gort_read_memstats(&m1);
+    CHECK(m1.NumGC - m0.NumGC <= 2);
+    for (long i = 0; i < W; i++)
+        gort_free(win[i]);
+    gort_free(win);
+}
+
+static void test_explicit_frees_do_not_collect(void **state)
+{
+    (void)state;
+    run_main(freeall_body, NULL);
+}
+
 static void test_explicit_free_and_collector(void **state)
 {
     (void)state;
@@ -824,7 +856,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_gort_run_caller_root),  cmocka_unit_test(test_gc_percent_and_limit),
         cmocka_unit_test(test_explicit_free_and_collector), cmocka_unit_test(test_finalizers),
         cmocka_unit_test(test_finalizer_order),       cmocka_unit_test(test_bounded_heap),
-        cmocka_unit_test(test_memory_limit),
+        cmocka_unit_test(test_memory_limit),          cmocka_unit_test(test_explicit_frees_do_not_collect),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

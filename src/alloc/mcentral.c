@@ -141,11 +141,15 @@ rt_mspan *rt_mcentral_cachespan(uint8_t spanclass)
         }
         move(c, s, IN_MCACHE);
         rt_lock_release(&c->lock);
+        /* The pacer counts a listed span's allocated objects and a cached
+         * span's every slot (gc.h): the frees merged here stop counting,
+         * and the slots become allocatable. */
+        uint32_t before = s->allocCount;
         rt_mspan_merge(s);
+        rt_gc_noteheap((int64_t)(s->nelems - before) * s->elemsize);
         if (s->allocCount < s->nelems) {
             s->freeindex = 0;
             s->allocCache = ~s->allocBits[0];
-            rt_gc_noteheap((int64_t)(s->nelems - s->allocCount) * s->elemsize);
             return s;
         }
         rt_mcentral_uncachespan(s); /* nothing free after all: back to full */
@@ -163,6 +167,7 @@ void rt_mcentral_uncachespan(rt_mspan *s)
 {
     mcentral *c = &central[s->spanclass];
     rt_mspan_merge(s);
+    rt_gc_noteheap(-(int64_t)(s->nelems - s->allocCount) * s->elemsize); /* only its objects count now */
     if (s->allocCount == 0 && rt_load(&s->freeing) == 0) {
         rt_store(&s->where, IN_NONE);
         rt_mheap_free(s); /* nothing live, nobody still in free_small: nobody can touch it */
@@ -207,7 +212,8 @@ int64_t rt_mcentral_reclaim(int64_t maxspans)
         for (rt_mspan *s = c->partial, *next; s != NULL && seen < maxspans; s = next) {
             next = s->next;
             seen++;
-            rt_mspan_merge(s); /* no owner while on the list: the lock makes us it */
+            uint32_t n = rt_mspan_merge(s); /* no owner while on the list: the lock makes us it */
+            rt_gc_noteheap(-(int64_t)n * s->elemsize);
             if (s->allocCount == 0 && rt_load(&s->freeing) == 0) {
                 move(c, s, IN_NONE);
                 s->next = empty;

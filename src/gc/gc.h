@@ -18,9 +18,13 @@ void rt_gcenable(void); /* runtime main: collections may start from now on */
 /* Bytes the heap may hold before the next cycle starts (the pacer's trigger;
  * UINT64_MAX while the collector is off or not yet enabled). */
 extern uint64_t rt_gc_trigger;
-/* The pacer's running estimate of the heap: live bytes found by the last
- * mark, plus every slot handed to an mcache and every large object since
- * (rt_gc_noteheap). Atomic. */
+/* The pacer's running estimate of the heap (Go's heapLive): every slot of
+ * a span an mcache holds, the allocated objects of every other span, and
+ * every large object. mcentral.c keeps it (rt_gc_noteheap) as spans are
+ * cached and uncached and merge explicit frees; a cycle resets it to the
+ * bytes it marked (no span is cached then). Explicit frees are counted
+ * when merged, so a program that frees what it allocates does not collect
+ * for nothing. Atomic. */
 extern uint64_t rt_gc_heaplive;
 
 /* Count bytes made allocatable: a span's free slots given to an mcache, or

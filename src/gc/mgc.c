@@ -39,10 +39,9 @@
  *   at least 4 MiB * GOGC / 100 (Go's heapminimum);
  *   with a memory limit: goal <= limit - (Sys - HeapInuse), never below
  *   live + 1 MiB (the limit is soft, as GOMEMLIMIT's).
- * rt_gc_heaplive counts what the mallocs could have used: live bytes after
- * a cycle, plus every span's free slots when an mcache takes it and every
- * large object (rt_gc_noteheap), less large objects gort_free returns. The
- * cycle starts when it reaches the goal.
+ * rt_gc_heaplive (gc.h) counts the cached spans' slots and the other
+ * spans' objects; explicit frees leave it as they are merged. The cycle
+ * starts when it reaches the goal.
  *
  * Locks: a cycle runs with the world stopped and takes the allocator's
  * locks one at a time (mcentral, then mheap); the roots lock and the
