@@ -222,10 +222,45 @@ void rt_gc_wakefing(void)
         rt_semrelease(&finsema, false);
 }
 
-/* One finalizer call: the record is in fing's frame (volatile: in memory,
- * so the object is a root) for the call, and cleared after it, so no stale
- * copy keeps the object (and what it refers to) alive once fn is done. */
+/* One finalizer call: the record is in the caller's frame (volatile: in
+ * memory, so the object is a root) for the call, and cleared after it. */
 __attribute__((noinline)) static void runfin(volatile finq_ent *e) { e->fn(e->obj); }
+
+/* Run everything queued. Its frame, and the finalizers' below it, are
+ * dead once it returns: fing then parks below them in rt_semacquire, and
+ * only what lies above fing's saved SP is scanned. */
+__attribute__((noinline)) static void runbatch(void)
+{
+    for (;;) {
+        volatile finq_ent e;
+        rt_lock_acquire(&finlock);
+        if (finqn == 0) {
+            rt_lock_release(&finlock);
+            return;
+        }
+        finqn--;
+        e.obj = finq[finqn].obj;
+        e.fn = finq[finqn].fn;
+        finq[finqn].obj = NULL;
+        rt_lock_release(&finlock);
+        runfin(&e);
+        e.obj = NULL;
+        e.fn = NULL;
+        __atomic_add_fetch(&finran, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* Zero the stack the finalizers used (as bdwgc's GC_clear_stack): the
+ * frames rt_semacquire builds there next would leave stale copies of their
+ * objects' addresses in the slots they do not write, and a conservative
+ * scan of the parked fing would keep those objects (and, through them, the
+ * next finalizable ones) alive. */
+__attribute__((noinline)) static void clearstack(void)
+{
+    volatile char buf[16 * 1024];
+    memset((char *)buf, 0, sizeof(buf));
+    __asm__ volatile("" : : "r"(buf) : "memory");
+}
 
 /* The finalizer goroutine (Go: runfinq). */
 static void fing(void *arg)
@@ -233,23 +268,8 @@ static void fing(void *arg)
     (void)arg;
     for (;;) {
         rt_semacquire(&finsema, false, WR_FINALIZER_WAIT);
-        for (;;) {
-            volatile finq_ent e;
-            rt_lock_acquire(&finlock);
-            if (finqn == 0) {
-                rt_lock_release(&finlock);
-                break;
-            }
-            finqn--;
-            e.obj = finq[finqn].obj;
-            e.fn = finq[finqn].fn;
-            finq[finqn].obj = NULL;
-            rt_lock_release(&finlock);
-            runfin(&e);
-            e.obj = NULL;
-            e.fn = NULL;
-            __atomic_add_fetch(&finran, 1, __ATOMIC_RELAXED);
-        }
+        runbatch();
+        clearstack();
     }
 }
 
