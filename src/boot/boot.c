@@ -27,6 +27,7 @@
  * The process-wide state is set once; a second boot is a no-op. */
 #include "boot.h"
 #include "../gc/gc.h"
+#include "../os/os.h"
 #include "../sched/sched.h"
 #include "../debug/debug.h"
 #include "../stack/stack.h"
@@ -262,16 +263,9 @@ static void run_main(void *arg)
 static uintptr_t callerstacktop(void)
 {
     static __thread uintptr_t top;
-    if (top == 0) {
-        pthread_attr_t a;
-        void *lo;
-        size_t sz;
-        if (pthread_getattr_np(pthread_self(), &a) == 0) {
-            if (pthread_attr_getstack(&a, &lo, &sz) == 0)
-                top = (uintptr_t)lo + sz;
-            pthread_attr_destroy(&a);
-        }
-    }
+    uintptr_t lo;
+    if (top == 0)
+        rt_sysThreadStack(&lo, &top);
     return top;
 }
 

@@ -176,16 +176,8 @@ static void initonce_fn(void)
 
 static uintptr_t stacktop(void)
 {
-    pthread_attr_t a;
-    void *lo;
-    size_t sz;
-    uintptr_t top = 0;
-    if (pthread_getattr_np(pthread_self(), &a) == 0) {
-        if (pthread_attr_getstack(&a, &lo, &sz) == 0)
-            top = (uintptr_t)lo + sz;
-        pthread_attr_destroy(&a);
-    }
-    if (top == 0)
+    uintptr_t lo, top;
+    if (rt_sysThreadStack(&lo, &top) != 0)
         rt_throw("gc: cannot find this thread's stack");
     return top;
 }

@@ -142,6 +142,9 @@ int rt_futexwakeup(uint32_t *addr, int cnt);
 
 /* The calling thread's kernel id (what rt_sysTgkill takes). */
 int rt_sysGettid(void);
+/* This thread's stack, [*lo, *hi) (pthread_getattr_np; for the main
+ * thread it reads /proc/self/maps). 0, or -1 when unknown (*lo = *hi = 0). */
+int rt_sysThreadStack(uintptr_t *lo, uintptr_t *hi);
 
 /* Send signal sig to thread tid of process pid (getpid()). Returns 0 or
  * -errno (-ESRCH: the thread has exited). Async-signal-safe. */

@@ -100,6 +100,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +260,23 @@ int rt_futexwakeup(uint32_t *addr, int cnt)
 /* ---- threads ------------------------------------------------------------------ */
 
 int rt_sysGettid(void) { return (int)syscall(SYS_gettid); }
+
+int rt_sysThreadStack(uintptr_t *lo, uintptr_t *hi)
+{
+    pthread_attr_t a;
+    void *addr = NULL;
+    size_t size = 0;
+    *lo = *hi = 0;
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return -1;
+    int r = pthread_attr_getstack(&a, &addr, &size);
+    pthread_attr_destroy(&a);
+    if (r != 0 || addr == NULL)
+        return -1;
+    *lo = (uintptr_t)addr;
+    *hi = (uintptr_t)addr + size;
+    return 0;
+}
 
 int rt_sysTgkill(int pid, int tid, int sig) { return result((int)syscall(SYS_tgkill, pid, tid, sig)); }
 

@@ -2108,15 +2108,7 @@ static void minit(rt_m *mp, uintptr_t sp)
 {
     rt_setg(mp->g0);
     mp->tid = rt_sysGettid();
-    pthread_attr_t attr;
-    void *addr = NULL;
-    size_t size = 0;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        pthread_attr_getstack(&attr, &addr, &size);
-        pthread_attr_destroy(&attr);
-    }
-    mp->g0_lo = (uintptr_t)addr;
-    mp->g0_hi = (uintptr_t)addr + size;
+    rt_sysThreadStack(&mp->g0_lo, &mp->g0_hi);
     if (mp->g0_hi == 0 || sp > mp->g0_hi || sp < mp->g0_lo) {
         mp->g0_lo = sp - 64 * 1024;
         mp->g0_hi = sp;
